@@ -37,8 +37,10 @@ class DatasetSpec:
         score_column: label column each target reads.
         norm: default normalisation constant per target (labels are ``score / norm``, in [0, 1]).
         norm_conventions: alternative constants used by specific papers, by convention name.
-        modalities: feature modality -> feature dimension, as released (RGB/flow/audio segment features,
-            or text token features for per-sample commentary).
+        modalities: time-aligned segment-feature modality -> feature dimension, as released
+            (``rgb``, ``flow``, ``audio``).
+        text_dim: dimension of per-video text token features (MTL-AQA commentary), 0 when the dataset has
+            no per-video text. (Sport-level prompt sets are separate: see ``prompts``.)
         n_train / n_test: official split sizes (over all classes).
         train_window: length L (segments) of the random training crop used by PAMFN/GDLT-style training.
         long_term: True for minutes-long routines, False for short actions (MTL-AQA diving).
@@ -61,6 +63,7 @@ class DatasetSpec:
     target_class: dict[str, str] = field(default_factory=dict)
     norm_conventions: dict[str, dict[str, float]] = field(default_factory=dict)
     prompts: str | None = None
+    text_dim: int = 0
 
     def check_target(self, target: str) -> str:
         """Return ``target`` if valid, else raise a ValueError listing the valid ones."""
@@ -154,7 +157,8 @@ DATASETS: dict[str, DatasetSpec] = {
         score_column={"score": "score"},
         # Final diving scores lie in [0, ~104.5]; VATP-Net follows CoRe and multiplies by the difficulty.
         norm={"score": 110.0},
-        modalities={"rgb": 1024, "text": 768},
+        modalities={"rgb": 1024},
+        text_dim=768,
         n_train=1059,
         n_test=353,
         train_window=10,
