@@ -1,0 +1,123 @@
+"""Batches for training and evaluation, resident on the training device.
+
+Protocol (PAMFN / GDLT official code, ``shared/design/models.md``): **training** crops a random window of
+``L`` consecutive segments, the *same* window for every modality of a video, zero-padded (and masked) when
+the video is shorter than ``L``; **evaluation** uses the whole sequence.
+
+:class:`FeatureBank` stores each modality of a split as one flat ``[ΣT_i, D]`` tensor plus per-video offsets
+(no padding to the longest video, so memory is the data's own size), moved to the device once. A batch is
+built with one ``index_select`` per modality on the device: no per-step host→device copies, which matters
+when the data is small and the GPU fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .core import DataError, Split
+
+
+@dataclass
+class Batch:
+    """One batch: ``features[m]`` is ``[B, L, D]``, ``mask`` ``[B, L]`` (True = real segment), ``labels``
+    ``[B]`` normalised, ``index`` ``[B]`` positions of the videos in the split, ``start`` ``[B]`` crop starts."""
+
+    features: dict[str, torch.Tensor]
+    mask: torch.Tensor
+    labels: torch.Tensor
+    index: torch.Tensor
+    start: torch.Tensor
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        return self.mask.sum(dim=1)
+
+
+class FeatureBank:
+    """A split's features, lengths and labels as flat tensors on ``device``.
+
+    Args:
+        split: the data split.
+        device: ``"cpu"``, ``"cuda"`` or a torch.device.
+        dtype: storage dtype on the device (float32 default; bfloat16 halves memory on a GPU).
+        pin_memory: pin the host copy before moving it (faster transfer to a GPU).
+    """
+
+    def __init__(
+        self,
+        split: Split,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float32,
+        pin_memory: bool = False,
+    ) -> None:
+        self.device = torch.device(device)
+        self.modalities = split.modalities
+        lengths = split.lengths
+        for m in self.modalities:
+            got = np.array([len(x) for x in split.features[m]])
+            if not np.array_equal(got, lengths):
+                bad = int(np.flatnonzero(got != lengths)[0])
+                raise DataError(
+                    f"Video {split.names[bad]!r}: modality {m!r} has {got[bad]} segments but others have "
+                    f"{lengths[bad]}; align modalities (core.align_lengths) before batching."
+                )
+        self.lengths = torch.as_tensor(lengths, dtype=torch.long, device=self.device)
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        self.offsets = torch.as_tensor(offsets, dtype=torch.long, device=self.device)
+        self.labels = torch.as_tensor(split.labels, dtype=torch.float32, device=self.device)
+        self.flat: dict[str, torch.Tensor] = {}
+        for m in self.modalities:
+            host = torch.from_numpy(np.ascontiguousarray(np.concatenate(split.features[m]), dtype=np.float32))
+            host = host.to(dtype)
+            if pin_memory and self.device.type == "cuda":
+                host = host.pin_memory()
+            self.flat[m] = host.to(self.device, non_blocking=pin_memory)
+        self.dims = {m: int(t.shape[1]) for m, t in self.flat.items()}
+
+    def __len__(self) -> int:
+        return int(self.lengths.numel())
+
+    def _gather(self, index: torch.Tensor, start: torch.Tensor, window: int) -> Batch:
+        pos = start[:, None] + torch.arange(window, device=self.device)[None, :]  # [B, L]
+        length = self.lengths[index][:, None]
+        mask = pos < length
+        safe = torch.minimum(pos, length - 1)  # any valid row; zeroed below
+        rows = (self.offsets[index][:, None] + safe).reshape(-1)
+        feats = {}
+        for m, flat in self.flat.items():
+            x = flat.index_select(0, rows).reshape(index.numel(), window, -1)
+            feats[m] = x * mask[..., None].to(x.dtype)
+        return Batch(features=feats, mask=mask, labels=self.labels[index], index=index, start=start)
+
+    def train_batch(self, index: torch.Tensor, window: int, generator: torch.Generator | None = None) -> Batch:
+        """Random crop of ``window`` consecutive segments per video (same crop for all modalities).
+
+        Videos shorter than ``window`` start at 0 and are zero-padded with ``mask`` False on the padding.
+        ``generator`` (on the bank's device, or CPU) makes crops reproducible.
+        """
+        if window <= 0:
+            raise ValueError(f"window must be positive, got {window}.")
+        index = torch.as_tensor(index, dtype=torch.long, device=self.device)
+        max_start = (self.lengths[index] - window).clamp(min=0)
+        u = torch.rand(index.numel(), generator=generator, device=generator.device if generator else "cpu")
+        start = torch.floor(u.to(self.device) * (max_start + 1).to(torch.float32)).long()
+        start = torch.minimum(start, max_start)
+        return self._gather(index, start, window)
+
+    def full_batch(self, index: torch.Tensor) -> Batch:
+        """Whole sequences, padded to the longest in ``index`` (evaluation protocol)."""
+        index = torch.as_tensor(index, dtype=torch.long, device=self.device)
+        window = int(self.lengths[index].max())
+        return self._gather(index, torch.zeros_like(index), window)
+
+    def eval_batches(self, batch_size: int) -> Iterator[Batch]:
+        """Whole-sequence batches over the split in order (sorted by nothing: index order)."""
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}.")
+        n = len(self)
+        for s in range(0, n, batch_size):
+            yield self.full_batch(torch.arange(s, min(s + batch_size, n), device=self.device))
