@@ -1,0 +1,47 @@
+# aqa-companion: the two commands a new user needs are `make` (set up + main job) and `make test`.
+# Everything runs from the virtual environment in .venv, created on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SCALE  ?= quick
+# Extra papermill parameters for `make figures`, e.g. PARAMS="-p seed 1".
+PARAMS ?=
+
+.PHONY: all setup figures test unit notebooks lint sync-notebooks clean-cache
+
+all: figures
+
+setup: $(STAMP)
+
+# torch is pinned to 2.13.0: here pip takes the locally served CPU wheel; on a CUDA machine, install the CUDA
+# build of torch 2.13.0 into .venv first (README, "GPU") and this step keeps it.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+# Main job: execute every notebook with papermill on the embedded synthetic default; figures go to figures/.
+figures: $(STAMP)
+	MPLBACKEND=Agg $(BIN)/python -m aqa_lib.runner --scale $(SCALE) $(PARAMS)
+
+# Whole test suite: unit tests, then every notebook under nbval at smoke scale.
+test: $(STAMP)
+	$(BIN)/ruff check aqa_lib tests notebooks benchmarks
+	AQA_SCALE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest -p no:nbval -q tests
+	AQA_SCALE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest -q --nbval-lax --nbval-current-env notebooks
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -p no:nbval -q tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check aqa_lib tests notebooks benchmarks
+
+# Re-pair every notebooks/*.py (py:percent, the reviewed source) into its .ipynb without outputs.
+sync-notebooks: $(STAMP)
+	$(BIN)/jupytext --sync notebooks/*.py
+
+clean-cache:
+	rm -rf .cache

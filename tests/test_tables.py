@@ -1,0 +1,99 @@
+"""papers_tables/: well-formed tidy tables, complete index, and Fisher-z-consistent averages."""
+
+import re
+
+import pandas as pd
+import pytest
+
+from aqa_lib import tables
+from aqa_lib.data.registry import DATASETS
+
+INDEX = tables.index()
+ALL = tables.all_reported()
+
+
+def test_index_columns_and_papers():
+    assert list(INDEX.columns) == ["paper", "table", "caption", "source_file", "note"]
+    assert set(INDEX["paper"]) == set(tables.PAPERS)
+    assert not INDEX.duplicated(["paper", "table"]).any()
+
+
+@pytest.mark.parametrize(
+    "paper,expected",
+    [
+        ("lmac", [f"table{i}" for i in range(2, 10)]),
+        ("pamfn", [f"table{r}" for r in ["I", "II", "III", "IV", "V", "VI", "VII", "VIII"]]),
+        ("vatp", [f"table{r}" for r in ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII"]]),
+        ("mlavl", [f"supp_table{i}" for i in range(1, 7)]),
+    ],
+)
+def test_every_known_table_is_indexed(paper, expected):
+    indexed = set(INDEX.loc[INDEX["paper"] == paper, "table"])
+    assert set(expected) <= indexed, f"{paper}: not indexed: {sorted(set(expected) - indexed)}"
+
+
+def test_every_csv_is_indexed_and_every_rowless_table_explained():
+    root = tables.tables_dir()
+    files = {(p.parent.name, p.stem) for p in root.glob("*/*.csv")}
+    indexed = set(zip(INDEX["paper"], INDEX["table"], strict=True))
+    assert files <= indexed, f"CSV files missing from index.csv: {sorted(files - indexed)}"
+    for paper, table in indexed - files:
+        note = INDEX.loc[(INDEX["paper"] == paper) & (INDEX["table"] == table), "note"].iloc[0]
+        assert note.strip(), f"{paper}/{table} has no rows and no note saying why"
+
+
+def test_rows_are_tidy():
+    assert set(ALL["dataset"]) <= set(DATASETS), set(ALL["dataset"]) - set(DATASETS)
+    assert ALL["method"].str.strip().ne("").all()
+    assert ALL["metric"].map(lambda m: bool(re.fullmatch(r"[a-z][a-z0-9_]*", m))).all()
+    dup = ALL.duplicated(["paper", "table", *tables.KEY], keep=False)
+    assert not dup.any(), ALL[dup].head(10).to_string()
+    sp = ALL[ALL["metric"] == "spearman"]
+    assert sp["value"].between(-1, 1).all(), sp[~sp["value"].between(-1, 1)].to_string()
+    assert (ALL.loc[ALL["metric"] == "mse", "value"] >= 0).all()
+
+
+def test_reported_loader_and_errors():
+    frame = tables.reported("pamfn", "tableI")
+    assert {"method", "value", "decimals"} <= set(frame.columns) and len(frame) > 0
+    with pytest.raises(ValueError, match="Unknown paper 'nope'; valid papers: lmac"):
+        tables.reported("nope", "table1")
+    with pytest.raises(ValueError, match="valid tables"):
+        tables.reported("lmac", "table99")
+
+
+def test_decimals_follow_the_printed_value():
+    frame = tables.reported("vatp", "tableXI")
+    row = frame[(frame["method"] == "TPT") & (frame["target"] == "TES")].iloc[0]
+    assert row["value"] == pytest.approx(0.570) and row["decimals"] == 3
+
+
+def _key(frame: pd.DataFrame) -> pd.Series:
+    cols = ["paper", "table", "method", "variant", "features", "dataset", "target"]
+    return frame[cols].astype(str).agg("|".join, axis=1)
+
+
+def test_fisher_z_averages_match_or_are_documented_exceptions():
+    check = tables.fisher_z_check(ALL)
+    assert len(check) > 50, "expected many reported Avg. entries to check"
+    exc = tables.exceptions()
+    assert (exc["reason"].str.strip() != "").all(), "every exception needs a reason"
+    documented = set(_key(exc))
+    bad = check[~check["ok"]]
+    undocumented = bad[~_key(bad).isin(documented)]
+    assert undocumented.empty, (
+        "Avg. entries that are not the Fisher-z mean of their classes (fix the transcription or document "
+        "them in papers_tables/fisherz_exceptions.csv):\n"
+        + undocumented[["paper", "table", "method", "variant", "dataset", "reported", "recomputed"]].to_string()
+    )
+    # No stale exceptions: each documented entry is a real mismatch of an existing row.
+    stale = set(_key(exc)) - set(_key(bad))
+    assert not stale, f"exceptions that no longer mismatch or do not exist: {sorted(stale)}"
+
+
+def test_fisher_z_check_detects_a_planted_error():
+    frame = ALL.copy()
+    i = frame.index[(frame["metric"] == "spearman") & (frame["target"] == "Avg.")][0]
+    frame.loc[i, "value"] = frame.loc[i, "value"] - 0.05
+    check = tables.fisher_z_check(frame)
+    assert not check["ok"].all()
