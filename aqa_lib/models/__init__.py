@@ -1,0 +1,1 @@
+"""Models of the four papers and their baselines (one file per paper; shared blocks in ``blocks``)."""

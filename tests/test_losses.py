@@ -1,0 +1,132 @@
+"""Attention centre and the attention-centre losses on hand-made cases, gradients, and what they enforce."""
+
+import pytest
+import torch
+
+from aqa_lib.losses import consistency_loss, mse_loss, ranking_loss, sparsity_loss
+from aqa_lib.models.blocks import QueryDecoder, attention_center
+
+
+def _one_hot_attn(T, positions):
+    """[1, T, K] attention putting all weight of query k on 1-based segment positions[k]."""
+    a = torch.zeros(1, T, len(positions))
+    for k, p in enumerate(positions):
+        a[0, p - 1, k] = 1.0
+    return a
+
+
+def test_attention_center_known_values():
+    # query 0: all weight on t=3 -> 3; query 1: half on t=1, half on t=4 -> 2.5
+    a = torch.zeros(1, 4, 2)
+    a[0, 2, 0] = 1.0
+    a[0, 0, 1] = a[0, 3, 1] = 0.5
+    assert attention_center(a).tolist() == [[3.0, 2.5]]
+    assert attention_center(a, normalise=True).tolist() == [[0.75, 0.625]]
+    assert torch.allclose(attention_center(a, normalise=True, lengths=torch.tensor([5])), torch.tensor([[0.6, 0.5]]))
+
+
+def test_ranking_loss_ordered_vs_disordered():
+    T, m = 20, 2.0
+    ordered = torch.tensor([[4.0, 8.0, 12.0, 16.0]])
+    assert ranking_loss(ordered, T, m).item() == 0.0  # gaps 4 >= m, 4 >= 1+m, 16 <= T-m
+    swapped = torch.tensor([[4.0, 12.0, 8.0, 16.0]])
+    # pairs: (4,12): 0; (12,8): 12-8+2 = 6; (8,16): 0 -> 6
+    assert ranking_loss(swapped, T, m).item() == pytest.approx(6.0)
+    edges = torch.tensor([[1.5, 8.0, 12.0, 19.5]])
+    # first: 1+2-1.5 = 1.5 ; last: 19.5-20+2 = 1.5 -> 3
+    assert ranking_loss(edges, T, m).item() == pytest.approx(3.0)
+    # normalised scale
+    assert ranking_loss(torch.tensor([[0.2, 0.5, 0.8]]), 1.0, 0.1, first_index=0.0).item() == 0.0
+
+
+def test_sparsity_loss_zero_for_peaked_positive_for_spread():
+    peaked = _one_hot_attn(10, [2, 5, 9])
+    assert sparsity_loss(peaked).item() == 0.0
+    spread = torch.zeros(1, 10, 1)
+    spread[0, 0, 0] = spread[0, 9, 0] = 0.5  # centre 5.5; spread = 0.5*4.5 + 0.5*4.5 = 4.5
+    assert sparsity_loss(spread).item() == pytest.approx(4.5)
+
+
+def test_consistency_loss_identical_vs_different():
+    c = torch.tensor([[3.0, 7.0]])
+    assert consistency_loss({"rgb": c, "flow": c.clone(), "audio": c.clone()}).item() == 0.0
+    d = torch.tensor([[4.0, 5.0]])
+    # pairs rgb-flow (0), rgb-audio (1+4), flow-audio (1+4) -> 10
+    assert consistency_loss({"rgb": c, "flow": c, "audio": d}).item() == pytest.approx(10.0)
+    assert consistency_loss([c]).item() == 0.0
+
+
+def test_mse_loss():
+    assert mse_loss(torch.tensor([0.5, 0.1]), torch.tensor([0.3, 0.1])).item() == pytest.approx(0.02)
+
+
+def test_gradients_flow_to_attention_logits():
+    logits = torch.randn(2, 12, 3, requires_grad=True)
+    attn = logits.softmax(dim=1)
+    c = attention_center(attn)
+    loss = ranking_loss(c, 12, 3.0) + sparsity_loss(attn, c) + consistency_loss([c, c.flip(0)])
+    loss.backward()
+    assert logits.grad is not None and torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0
+
+
+def _minimise(loss_fn, steps=300, T=24, K=4, lr=0.2):
+    torch.manual_seed(0)
+    logits = torch.randn(1, T, K, requires_grad=True)
+    opt = torch.optim.Adam([logits], lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss_fn(logits.softmax(dim=1)).backward()
+        opt.step()
+    return logits.detach().softmax(dim=1)
+
+
+def test_minimising_ranking_orders_centres():
+    T, m = 24, 3.0
+    attn = _minimise(lambda a: ranking_loss(attention_center(a), T, m), T=T)
+    c = attention_center(attn)[0]
+    assert (c[1:] - c[:-1] >= m - 0.1).all() and c[0] >= 1 + m - 0.1 and c[-1] <= T - m + 0.1
+
+
+def test_minimising_sparsity_concentrates_attention():
+    before = torch.full((1, 24, 4), 1 / 24)
+    attn = _minimise(lambda a: sparsity_loss(a))
+    assert sparsity_loss(attn) < 0.1 * sparsity_loss(before)
+    assert (attn.max(dim=1).values > 0.8).all()
+
+
+def test_minimising_consistency_aligns_modalities():
+    torch.manual_seed(1)
+    la, lb = torch.randn(1, 24, 4, requires_grad=True), torch.randn(1, 24, 4, requires_grad=True)
+    opt = torch.optim.Adam([la, lb], lr=0.2)
+    start = consistency_loss([attention_center(la.softmax(1)), attention_center(lb.softmax(1))]).item()
+    for _ in range(300):
+        opt.zero_grad()
+        consistency_loss([attention_center(la.softmax(1)), attention_center(lb.softmax(1))]).backward()
+        opt.step()
+    end = consistency_loss([attention_center(la.softmax(1)), attention_center(lb.softmax(1))]).item()
+    assert end < 1e-3 * max(start, 1.0)
+
+
+def test_query_decoder_shapes_masking_and_normalised_attention():
+    torch.manual_seed(0)
+    dec = QueryDecoder(in_dim=16, n_queries=3, d_model=8, d_ffn=8, n_layers=2, n_heads=2, dropout=0.0)
+    x = torch.randn(2, 10, 16)
+    mask = torch.ones(2, 10, dtype=torch.bool)
+    mask[1, 6:] = False
+    feats, maps = dec(x, mask)
+    assert feats.shape == (2, 3, 8) and len(maps) == 2 and maps[0].shape == (2, 10, 3)
+    for a in maps:
+        assert torch.allclose(a.sum(dim=1), torch.ones(2, 3), atol=1e-5)
+        assert a[1, 6:].abs().max() == 0  # padded segments get no attention
+    # padding content must not change the result
+    x2 = x.clone()
+    x2[1, 6:] = 100.0
+    feats2, _ = dec(x2, mask)
+    assert torch.allclose(feats[1], feats2[1], atol=1e-5)
+
+
+def test_query_decoder_tau_initialised():
+    dec = QueryDecoder(in_dim=4, n_queries=2, d_model=8, d_ffn=8, n_heads=2)
+    assert all(layer.tau.item() == pytest.approx(0.07) for layer in dec.layers)
+    with pytest.raises(ValueError, match="at least one layer"):
+        QueryDecoder(in_dim=4, n_layers=0)
