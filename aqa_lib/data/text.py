@@ -1,30 +1,246 @@
-"""Text for language-guided methods: MLAVL's sport prompt sets (shipped) and per-video text tokens.
+"""Text for language-guided methods: MLAVL's sport prompt sets (shipped) and re-embedding them.
 
-Prompt files (``action-label_{RG,FS,LOGO}.csv``, ``id,name``) list, in row order: N "a video of <action>"
-prompts, N "a music suitable for <action>" prompts, 12 audio-visual grade prompts and 6 visual grade
-prompts; N = 32 (RG), 42 (FS: FS1000 and Fis-V), 63 (LOGO). See ``shared/data/README.md``.
+Prompt files, from the official MLAVL release (``XuHuangbiao/MLAVL``, files ``action-label_{RG,FS,LOGO}.csv``
+and ``{RG,FS,LOGO}_text_feature.npy``; see ``shared/data/README.md``):
+
+- ``action-label_{sport}.csv`` with columns ``id,name`` lists the prompts in row order: N "a video of
+  <action>" prompts, N "a music suitable for <action>" prompts, 12 audio-visual grade prompts
+  ({bad, poor, fair, good, excellent, perfect} x {"without fitting music", "with fitting music"},
+  interleaved in that order) and 6 visual grade prompts ("a video of <grade> action performance");
+  N = 32 (RG), 42 (FS: FS1000 and Fis-V), 63 (LOGO), so 82 / 102 / 144 rows.
+- ``{sport}_text_feature.npy``: one embedding per CSV row, ``[rows, 512]`` float32, unnormalised, from
+  ViFi-CLIP ViT-B/16's frozen text encoder (the release used ``torch.save``; the shipped copies are plain
+  NumPy arrays with the same values).
+
+:func:`load_prompts` reads the shipped copies (``aqa_lib/data/package_data/mlavl_text/``) or a user folder
+with the same file names; :func:`embed_prompts` re-embeds prompt texts with any text encoder a user has.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
 
 from ..paths import PACKAGE_DATA
+from .core import DataError
 
 PROMPT_SPORTS = {"RG": 32, "FS": 42, "LOGO": 63}
 N_AV_GRADES = 12
 N_V_GRADES = 6
+EMBED_DIM = 512
+"""Width of the released embeddings (ViFi-CLIP ViT-B/16 text encoder)."""
+GRADES = ("bad", "poor", "fair", "good", "excellent", "perfect")
 _VIDEO_PREFIX = "a video of "
+_MUSIC_PREFIX = "a music suitable for "
+PROMPT_DIR = PACKAGE_DATA / "mlavl_text"
+
+
+def _check_sport(sport: str) -> int:
+    if sport not in PROMPT_SPORTS:
+        raise ValueError(f"Unknown prompt set {sport!r}; valid: {', '.join(PROMPT_SPORTS)}.")
+    return PROMPT_SPORTS[sport]
+
+
+def n_prompts(sport: str) -> int:
+    """Rows of a sport's prompt set: ``2 N + 12 + 6``."""
+    return 2 * _check_sport(sport) + N_AV_GRADES + N_V_GRADES
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    """One sport's prompt texts and their embeddings, in release row order.
+
+    Attributes:
+        sport: ``RG``, ``FS`` or ``LOGO``.
+        names: the prompt texts, ``2 N + 18`` of them.
+        embeddings: ``[len(names), d]`` float32 (d = 512 for the released ViFi-CLIP embeddings).
+
+    The four groups are available as slices (``video_slice`` ...) and as embedding views
+    (``video_actions``, ``music_actions``, ``av_grades``, ``v_grades``).
+    """
+
+    sport: str
+    names: list[str]
+    embeddings: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = n_prompts(self.sport)
+        if len(self.names) != n:
+            raise DataError(f"Prompt set {self.sport!r} needs {n} prompts, got {len(self.names)}.")
+        emb = np.asarray(self.embeddings)
+        if emb.ndim != 2 or emb.shape[0] != n:
+            raise DataError(
+                f"Prompt set {self.sport!r}: embeddings must be [{n}, d], got {tuple(emb.shape)}."
+            )
+        object.__setattr__(self, "embeddings", emb.astype(np.float32, copy=False))
+
+    @property
+    def n_actions(self) -> int:
+        """N, the number of action prompts of each kind."""
+        return PROMPT_SPORTS[self.sport]
+
+    @property
+    def dim(self) -> int:
+        return int(self.embeddings.shape[1])
+
+    @property
+    def video_slice(self) -> slice:
+        """Rows of the N "a video of <action>" prompts."""
+        return slice(0, self.n_actions)
+
+    @property
+    def music_slice(self) -> slice:
+        """Rows of the N "a music suitable for <action>" prompts."""
+        return slice(self.n_actions, 2 * self.n_actions)
+
+    @property
+    def av_grade_slice(self) -> slice:
+        """Rows of the 12 audio-visual grade prompts."""
+        start = 2 * self.n_actions
+        return slice(start, start + N_AV_GRADES)
+
+    @property
+    def v_grade_slice(self) -> slice:
+        """Rows of the 6 visual grade prompts."""
+        start = 2 * self.n_actions + N_AV_GRADES
+        return slice(start, start + N_V_GRADES)
+
+    @property
+    def video_actions(self) -> np.ndarray:
+        return self.embeddings[self.video_slice]
+
+    @property
+    def music_actions(self) -> np.ndarray:
+        return self.embeddings[self.music_slice]
+
+    @property
+    def av_grades(self) -> np.ndarray:
+        return self.embeddings[self.av_grade_slice]
+
+    @property
+    def v_grades(self) -> np.ndarray:
+        return self.embeddings[self.v_grade_slice]
+
+    def group_names(self, group: str) -> list[str]:
+        """Texts of one group: ``video``, ``music``, ``av_grade`` or ``v_grade``."""
+        slices = {
+            "video": self.video_slice,
+            "music": self.music_slice,
+            "av_grade": self.av_grade_slice,
+            "v_grade": self.v_grade_slice,
+        }
+        if group not in slices:
+            raise ValueError(f"Unknown prompt group {group!r}; valid: {', '.join(slices)}.")
+        return self.names[slices[group]]
+
+    def reembedded(self, encoder: Callable[[list[str]], object]) -> PromptSet:
+        """A copy whose embeddings come from ``encoder`` (see :func:`embed_prompts`)."""
+        return PromptSet(self.sport, list(self.names), embed_prompts(self.names, encoder))
+
+
+def _read_prompt_csv(path: Path, sport: str) -> list[str]:
+    if not path.is_file():
+        raise DataError(f"Prompt file not found: {path}. Expected MLAVL's action-label_{sport}.csv there.")
+    frame = pd.read_csv(path)
+    if list(frame.columns) != ["id", "name"]:
+        raise DataError(
+            f"{path}: columns must be 'id,name' (MLAVL release), got {','.join(map(str, frame.columns))}."
+        )
+    n = n_prompts(sport)
+    if len(frame) != n:
+        raise DataError(
+            f"{path}: {len(frame)} prompt rows, expected {n} for {sport} (2 x {PROMPT_SPORTS[sport]} action "
+            f"prompts + {N_AV_GRADES} + {N_V_GRADES} grade prompts)."
+        )
+    if frame["id"].tolist() != list(range(n)):
+        raise DataError(f"{path}: the id column must run 0..{n - 1} in order (it gives the embedding row).")
+    names = [str(s) for s in frame["name"]]
+    k = PROMPT_SPORTS[sport]
+    groups = ((0, k, _VIDEO_PREFIX), (k, 2 * k, _MUSIC_PREFIX))
+    for start, stop, prefix in groups:
+        bad = [i for i in range(start, stop) if not names[i].startswith(prefix)]
+        if bad:
+            raise DataError(f"{path}, row id {bad[0]}: {names[bad[0]]!r} should start with {prefix!r}.")
+    v_grades = names[2 * k + N_AV_GRADES :]
+    if [g for g in GRADES if not any(g in s for s in v_grades)]:
+        raise DataError(
+            f"{path}: the last {N_V_GRADES} rows must be the visual grade prompts ({', '.join(GRADES)})."
+        )
+    return names
+
+
+def load_prompts(sport: str, path: str | Path | None = None) -> PromptSet:
+    """Load a sport's prompt set: the shipped MLAVL files, or ``path`` (a folder with the same file names).
+
+    Raises :class:`DataError` naming the file on a missing file, a wrong row count or column set, or an
+    embedding array that is not ``[rows, 512]`` finite floats.
+    """
+    _check_sport(sport)
+    folder = PROMPT_DIR if path is None else Path(path).expanduser()
+    if not folder.is_dir():
+        raise DataError(
+            f"Prompt folder {folder} does not exist; it should hold action-label_{sport}.csv and "
+            f"{sport}_text_feature.npy."
+        )
+    names = _read_prompt_csv(folder / f"action-label_{sport}.csv", sport)
+    emb_path = folder / f"{sport}_text_feature.npy"
+    if not emb_path.is_file():
+        raise DataError(f"Embedding file not found: {emb_path}. Expected MLAVL's {sport}_text_feature.npy.")
+    try:
+        emb = np.load(emb_path, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise DataError(f"Cannot read {emb_path} as a NumPy array ({exc}).") from exc
+    n = len(names)
+    if emb.ndim != 2 or emb.shape != (n, EMBED_DIM):
+        raise DataError(
+            f"{emb_path}: shape {tuple(emb.shape)}, expected ({n}, {EMBED_DIM}) (one row per prompt)."
+        )
+    if not np.issubdtype(emb.dtype, np.floating) or not np.isfinite(emb).all():
+        raise DataError(f"{emb_path}: embeddings must be finite floats (dtype {emb.dtype}).")
+    return PromptSet(sport=sport, names=names, embeddings=emb.astype(np.float32))
+
+
+def embed_prompts(
+    texts: Sequence[str], encoder: Callable[[list[str]], object], *, dim: int | None = None
+) -> np.ndarray:
+    """Embed ``texts`` with a user text encoder ``encoder(list[str]) -> array [n, d]``.
+
+    The result is checked (2-D, one row per text, finite, and ``d == dim`` when given) and returned as
+    float32. Torch tensors are accepted (moved to CPU and detached).
+    """
+    texts = [str(t) for t in texts]
+    if not texts:
+        raise ValueError("embed_prompts needs at least one text.")
+    out = encoder(list(texts))
+    if hasattr(out, "detach"):
+        out = out.detach().cpu().numpy()
+    arr = np.asarray(out)
+    if arr.ndim != 2 or arr.shape[0] != len(texts):
+        raise DataError(
+            f"The text encoder returned shape {tuple(arr.shape)} for {len(texts)} texts; it must return "
+            f"[{len(texts)}, d] (one embedding row per text)."
+        )
+    if dim is not None and arr.shape[1] != dim:
+        raise DataError(f"The text encoder returned {arr.shape[1]}-d embeddings, expected {dim}.")
+    if not np.issubdtype(arr.dtype, np.number):
+        raise DataError(f"The text encoder returned dtype {arr.dtype}; expected numbers.")
+    arr = arr.astype(np.float32)
+    if not np.isfinite(arr).all():
+        raise DataError("The text encoder returned NaN or Inf values.")
+    return arr
 
 
 def action_vocabulary(sport: str) -> list[str]:
     """The N action names of a sport's prompt set (e.g. ``"leaping"``), in prompt order."""
-    if sport not in PROMPT_SPORTS:
-        raise ValueError(f"Unknown prompt set {sport!r}; valid: {', '.join(PROMPT_SPORTS)}.")
-    frame = pd.read_csv(PACKAGE_DATA / "mlavl_text" / f"action-label_{sport}.csv")
-    names = frame["name"].tolist()[: PROMPT_SPORTS[sport]]
+    n = _check_sport(sport)
+    frame = pd.read_csv(PROMPT_DIR / f"action-label_{sport}.csv")
+    names = frame["name"].tolist()[:n]
     out = []
     for name in names:
-        action = name[len(_VIDEO_PREFIX):] if name.startswith(_VIDEO_PREFIX) else name
+        action = name[len(_VIDEO_PREFIX) :] if name.startswith(_VIDEO_PREFIX) else name
         out.append(action.removeprefix("a ").removeprefix("an "))
     return out
