@@ -208,12 +208,13 @@ evidence_rows = []
 for t in spec.targets:
     d = synthetic[t] if params["source"] == "synthetic" else load(
         spec.name, t, source="real", data_root=params["data_root"])
+    evidence_provenance = d.provenance
     table = modality_evidence(d, seed=seed)
     table.insert(0, "target", t)
     evidence_rows.append(table)
 evidence = pd.concat(evidence_rows, ignore_index=True)
 pivot = evidence.pivot(index="features", columns="target", values="spearman")
-show_table(pivot, title="Modality evidence: pooled-feature ridge, test Spearman", provenance=provenance)
+show_table(pivot, title="Modality evidence: pooled-feature ridge, test Spearman", provenance=evidence_provenance)
 
 # %% [markdown]
 # The real-data reference for the RGB row (measured on the real Fis-V VST features with the same pooled ridge)
@@ -227,7 +228,7 @@ ax.set_ylabel("test Spearman ρ")
 ax.set_ylim(min(0, float(np.nanmin(pivot.to_numpy())) - 0.05), 1)
 ax.set_title(f"{spec.title}: what each modality tells a pooled ridge")
 fig.tight_layout()
-save_figure(fig, f"data_tour_{spec.name}_evidence", provenance=provenance)
+save_figure(fig, f"data_tour_{spec.name}_evidence", provenance=evidence_provenance)
 plt.show()
 
 # %%

@@ -12,19 +12,35 @@ INDEX = tables.index()
 ALL = tables.all_reported()
 
 
+SOURCES = {
+    "lmac": {"lmac-net.txt"},
+    "pamfn": {"pamfn.txt"},
+    "mlavl": {"mlavl-supplementary.txt", "mlavl-reading-notes.txt"},
+    "vatp": {"vatp-net.txt"},
+}
+
+
 def test_index_columns_and_papers():
     assert list(INDEX.columns) == ["paper", "table", "caption", "source_file", "note"]
     assert set(INDEX["paper"]) == set(tables.PAPERS)
     assert not INDEX.duplicated(["paper", "table"]).any()
+    assert INDEX["caption"].str.strip().ne("").all(), INDEX[INDEX["caption"].str.strip() == ""]
+    wrong = INDEX[
+        [src not in SOURCES[paper] for paper, src in zip(INDEX["paper"], INDEX["source_file"], strict=True)]
+    ]
+    assert wrong.empty, f"unknown source_file:\n{wrong.to_string()}"
 
 
 @pytest.mark.parametrize(
     "paper,expected",
     [
         ("lmac", [f"table{i}" for i in range(2, 10)]),
-        ("pamfn", [f"table{r}" for r in ["I", "II", "III", "IV", "V", "VI", "VII", "VIII"]]),
-        ("vatp", [f"table{r}" for r in ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII"]]),
-        ("mlavl", [f"supp_table{i}" for i in range(1, 7)]),
+        ("pamfn", [f"table{r}" for r in ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX"]]),
+        (
+            "vatp",
+            [f"table{r}" for r in ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII"]],
+        ),
+        ("mlavl", [f"table{i}" for i in range(1, 6)] + [f"supp_table{i}" for i in range(1, 7)]),
     ],
 )
 def test_every_known_table_is_indexed(paper, expected):
@@ -62,6 +78,14 @@ def test_reported_loader_and_errors():
         tables.reported("lmac", "table99")
 
 
+def test_rowless_table_returns_empty_frame_with_note():
+    # LMAC-Net Tables 4 and 9 are images in the source text: indexed, no CSV, a note says why.
+    for table in ("table4", "table9"):
+        assert not (tables.tables_dir() / "lmac" / f"{table}.csv").exists()
+        frame = tables.reported("lmac", table)
+        assert frame.empty and "image" in frame.attrs["note"]
+
+
 def test_decimals_follow_the_printed_value():
     frame = tables.reported("vatp", "tableXI")
     row = frame[(frame["method"] == "TPT") & (frame["target"] == "TES")].iloc[0]
@@ -77,6 +101,17 @@ def test_fisher_z_averages_match_or_are_documented_exceptions():
     check = tables.fisher_z_check(ALL)
     assert len(check) > 50, "expected many reported Avg. entries to check"
     exc = tables.exceptions()
+    assert list(exc.columns) == [
+        "paper",
+        "table",
+        "method",
+        "variant",
+        "features",
+        "dataset",
+        "target",
+        "reason",
+    ]
+    assert not _key(exc).duplicated().any(), "duplicate exception entries"
     assert (exc["reason"].str.strip() != "").all(), "every exception needs a reason"
     documented = set(_key(exc))
     bad = check[~check["ok"]]
@@ -84,11 +119,20 @@ def test_fisher_z_averages_match_or_are_documented_exceptions():
     assert undocumented.empty, (
         "Avg. entries that are not the Fisher-z mean of their classes (fix the transcription or document "
         "them in papers_tables/fisherz_exceptions.csv):\n"
-        + undocumented[["paper", "table", "method", "variant", "dataset", "reported", "recomputed"]].to_string()
+        + undocumented[
+            ["paper", "table", "method", "variant", "dataset", "reported", "recomputed"]
+        ].to_string()
     )
     # No stale exceptions: each documented entry is a real mismatch of an existing row.
     stale = set(_key(exc)) - set(_key(bad))
     assert not stale, f"exceptions that no longer mismatch or do not exist: {sorted(stale)}"
+    # Each reason quotes the value the paper prints, so a reason cannot silently drift from the data.
+    sp = ALL[ALL["metric"] == "spearman"]
+    printed = {k: f"{v:.{int(d)}f}" for k, v, d in zip(_key(sp), sp["value"], sp["decimals"], strict=True)}
+    for key, reason in zip(_key(exc), exc["reason"], strict=True):
+        assert f"prints {printed[key]}" in reason, (
+            f"reason for {key} does not quote the printed value {printed[key]}"
+        )
 
 
 def test_fisher_z_check_detects_a_planted_error():
