@@ -116,8 +116,11 @@ def _require_provenance(provenance: str) -> None:
         raise ValueError("Every table and figure must say where its data comes from: pass provenance=...")
 
 
-def show_table(frame: pd.DataFrame, *, title: str, provenance: str, precision: int = 3) -> Any:
-    """Display ``frame`` with a caption naming the table and the data's provenance; returns the Styler."""
+def show_table(frame: pd.DataFrame, *, title: str, provenance: str, precision: int = 3) -> None:
+    """Display ``frame`` with a caption naming the table and the data's provenance.
+
+    Returns nothing, so a call that ends a notebook cell does not display the table a second time.
+    """
     _require_provenance(provenance)
     styler = frame.style.format(precision=precision, na_rep="—").set_caption(f"{title} — data: {provenance}")
     try:  # pragma: no cover - display only exists inside IPython
@@ -126,7 +129,6 @@ def show_table(frame: pd.DataFrame, *, title: str, provenance: str, precision: i
         display(styler)
     except ImportError:
         print(f"{title} — data: {provenance}\n{frame.to_string()}")
-    return styler
 
 
 def save_figure(fig: Any, name: str, *, provenance: str, directory: str | Path | None = None) -> Path:

@@ -1,0 +1,96 @@
+"""Reported vs reproduced: turn training results into the papers' table shapes, beside the papers' numbers.
+
+Every notebook table is built in two steps:
+
+1. :func:`reproduced_rows` turns :class:`~aqa_lib.train.RunResult` objects into tidy rows (``method,
+   dataset, target, protocol, mean, std, n_seeds, provenance``), adding the ``Avg.`` column the papers
+   print: the **Fisher-z mean** of the per-target Spearman correlations, computed per seed and then averaged
+   over seeds (so its ± is the seed spread of the average itself);
+2. :func:`side_by_side` joins them with :func:`aqa_lib.tables.reported` on ``method`` and ``target``: one row
+   per method, and for each target the paper's number beside ours under both protocols (``papers`` = best
+   test epoch, which selects on the test set; ``last`` = last epoch, no selection).
+
+The data's provenance travels with every row, so a synthetic number is never shown as a reproduction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .metrics import fisher_z_mean
+
+PROTOCOL_COLUMNS = {"papers": "papers_spearman", "last": "last_spearman", "holdout": "holdout_spearman"}
+
+
+def reproduced_rows(results: Sequence, *, method: Callable[[object], str] | None = None,
+                    protocols: Sequence[str] = ("papers", "last"), average: bool = True) -> pd.DataFrame:
+    """Tidy rows of mean ± std over seeds per (method, dataset, target, protocol), plus Fisher-z ``Avg.``.
+
+    Args:
+        results: finished runs (any mix of methods, targets and seeds).
+        method: names a run's row (default: the run's model variant name).
+        protocols: which summary numbers to report (``papers``, ``last``, ``holdout``).
+        average: add the ``Avg.`` target when a method has more than one target.
+    """
+    method = method or (lambda r: r.config.model)
+    raw = []
+    for r in results:
+        for p in protocols:
+            col = PROTOCOL_COLUMNS[p]
+            if col in r.summary:
+                raw.append({"method": method(r), "dataset": r.config.dataset, "target": r.config.target,
+                            "protocol": p, "seed": r.config.seed, "value": float(r.summary[col]),
+                            "provenance": r.meta["provenance"].split(":")[0]})
+    frame = pd.DataFrame(raw)
+    if frame.empty:
+        return pd.DataFrame(columns=["method", "dataset", "target", "protocol", "mean", "std", "n_seeds",
+                                     "provenance"])
+    if average:
+        avg = []
+        for (m, d, p, s), g in frame.groupby(["method", "dataset", "protocol", "seed"], sort=False):
+            if g["target"].nunique() > 1:
+                avg.append({"method": m, "dataset": d, "target": "Avg.", "protocol": p, "seed": s,
+                            "value": fisher_z_mean(g["value"].to_numpy()), "provenance": g["provenance"].iloc[0]})
+        frame = pd.concat([frame, pd.DataFrame(avg)], ignore_index=True)
+    out = (frame.groupby(["method", "dataset", "target", "protocol"], sort=False)
+           .agg(mean=("value", "mean"), std=("value", "std"), n_seeds=("value", "size"),
+                provenance=("provenance", "first"))
+           .reset_index())
+    return out
+
+
+def _fmt(mean: float, std: float, n: int) -> str:
+    if not np.isfinite(mean):
+        return "—"
+    return f"{mean:.3f}" if n < 2 or not np.isfinite(std) else f"{mean:.3f} ± {std:.3f}"
+
+
+def side_by_side(reported: pd.DataFrame, reproduced: pd.DataFrame, *, targets: Sequence[str] | None = None,
+                 methods: Sequence[str] | None = None, numeric: bool = False) -> pd.DataFrame:
+    """One row per method; per target, the paper's Spearman beside ours under each protocol.
+
+    ``reported`` is a frame from :func:`aqa_lib.tables.reported` restricted to one dataset (and features);
+    ``reproduced`` one from :func:`reproduced_rows`. Methods present in only one of them keep their row
+    with "—" in the other's columns (methods we do not re-implement are *reported only*). With
+    ``numeric=True`` the cells are floats (means), for assertions and plots.
+    """
+    rep = reported[reported["metric"] == "spearman"] if "metric" in reported else reported
+    targets = list(targets) if targets is not None else list(dict.fromkeys(
+        [*rep.get("target", pd.Series(dtype=str)), *reproduced.get("target", pd.Series(dtype=str))]))
+    methods = list(methods) if methods is not None else list(dict.fromkeys(
+        [*rep.get("method", pd.Series(dtype=str)), *reproduced.get("method", pd.Series(dtype=str))]))
+    protocols = list(dict.fromkeys(reproduced["protocol"])) if len(reproduced) else []
+    cols = pd.MultiIndex.from_tuples([(t, c) for t in targets for c in ("reported", *protocols)])
+    table = pd.DataFrame(index=pd.Index(methods, name="method"), columns=cols, dtype=object)
+    for _, row in rep.iterrows():
+        if row["method"] in methods and row["target"] in targets:
+            value = float(row["value"])
+            table.loc[row["method"], (row["target"], "reported")] = value if numeric else f"{value:.3f}"
+    for _, row in reproduced.iterrows():
+        if row["method"] in methods and row["target"] in targets:
+            cell = float(row["mean"]) if numeric else _fmt(row["mean"], row["std"], int(row["n_seeds"]))
+            table.loc[row["method"], (row["target"], row["protocol"])] = cell
+    return table.astype(float) if numeric else table.fillna("—")
