@@ -10,6 +10,9 @@ all computed per layer on ``[B, T, K]`` attention maps and their centres ``c ∈
 - :func:`consistency_loss` aligns the centres of the same query across modalities:
   ``Σ_k Σ_{i<j} (c_k^{m_i} − c_k^{m_j})²``, mean over the batch.
 
+Feature-alignment alternative compared in LMAC-Net Table 9: :func:`temporal_infonce_loss` (the "MTC loss",
+InfoNCE between the modalities' query features, positives = same video and query).
+
 Centres are on the 1-based segment scale by default; with ``normalise=True`` (a switch, see
 :func:`aqa_lib.models.blocks.attention_center`) they are divided by T and the margin is interpreted in the
 same unit (fractions of the sequence).
@@ -20,32 +23,44 @@ from __future__ import annotations
 from itertools import combinations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from .models.blocks import attention_center
 
 
-def ranking_loss(centres: Tensor, length: float | Tensor, margin: float, *, first_index: float = 1.0) -> Tensor:
+def ranking_loss(centres: Tensor, length: float | Tensor, margin: float | Tensor, *,
+                 first_index: float | Tensor = 1.0) -> Tensor:
     """Ordering + boundary hinge on centres ``[B, K]`` for sequences of ``length`` (scalar or ``[B]``).
 
     ``first_index`` is the position of the first segment: 1 on the raw index scale (TPT), 0 for centres
-    normalised by T (then pass ``length=1`` and a fractional margin).
+    normalised by T (then pass ``length=1`` and a fractional margin). ``margin`` and ``first_index`` may also be
+    ``[B]`` tensors (one value per video, e.g. a margin that grows with each video's real length, or the first
+    segment at ``1/T_b`` for centres normalised by each video's length).
     """
     length = torch.as_tensor(length, dtype=centres.dtype, device=centres.device)
     if length.ndim == 0:
         length = length.expand(centres.shape[0])
-    order = (centres[:, :-1] - centres[:, 1:] + margin).clamp(min=0).sum(dim=1)
+    margin = torch.as_tensor(margin, dtype=centres.dtype, device=centres.device)
+    per_pair_margin = margin[:, None] if margin.ndim == 1 else margin  # [B] -> [B, 1] against [B, K-1]
+    order = (centres[:, :-1] - centres[:, 1:] + per_pair_margin).clamp(min=0).sum(dim=1)
     first = (first_index + margin - centres[:, 0]).clamp(min=0)
     last = (centres[:, -1] - length + margin).clamp(min=0)
     return (order + first + last).mean()
 
 
-def sparsity_loss(attn: Tensor, centres: Tensor | None = None) -> Tensor:
-    """``mean_{b,k} Σ_t |t − c_k| a_{t,k}`` on the 1-based index scale (centres recomputed if not given)."""
+def sparsity_loss(attn: Tensor, centres: Tensor | None = None, *, lengths: Tensor | None = None) -> Tensor:
+    """``mean_{b,k} Σ_t |t − c_k| a_{t,k}`` on the 1-based index scale (centres recomputed if not given).
+
+    ``centres`` must be on the raw index scale. With ``lengths`` (``[B]``), each video's spread is divided by its
+    real length, i.e. measured in the unit of centres normalised by length (a fraction of the sequence).
+    """
     if centres is None:
         centres = attention_center(attn)
     t = torch.arange(1, attn.shape[1] + 1, device=attn.device, dtype=attn.dtype)
     spread = ((t[None, :, None] - centres[:, None, :]).abs() * attn).sum(dim=1)  # [B, K]
+    if lengths is not None:
+        spread = spread / lengths.to(spread.dtype)[:, None]
     return spread.mean()
 
 
@@ -61,3 +76,42 @@ def consistency_loss(centres_by_modality: dict[str, Tensor] | list[Tensor]) -> T
 def mse_loss(pred: Tensor, target: Tensor) -> Tensor:
     """Mean squared error on normalised labels (the decision-level loss, LMAC-Net Eq. 12)."""
     return torch.mean((pred.reshape(-1) - target.reshape(-1)) ** 2)
+
+
+def temporal_infonce_loss(features_by_modality: dict[str, Tensor] | list[Tensor], temperature: float = 0.07, *,
+                          negatives: str = "all") -> Tensor:
+    """Multimodal temporal contrastive (MTC) loss: InfoNCE between modalities' query features.
+
+    LMAC-Net §4.5 (Table 9, "MTC Loss") compares its consistency loss with "an InfoNCE-style contrastive loss
+    across modalities at each temporal segment (query)". The paper gives no formula; our reading: every
+    modality has query features ``[B, K, d]``; the token (video b, query k) of modality i and the same token
+    of modality j are a positive pair. With cosine similarities ``s = z_i · z_jᵀ / τ`` (L2-normalised
+    features), the loss of a pair of modalities is the symmetric cross-entropy of picking the positive,
+    ``½ [CE(s, diag) + CE(sᵀ, diag)]``, averaged over the tokens and over the modality pairs ``i < j``.
+
+    Args:
+        features_by_modality: two or more ``[B, K, d]`` tensors (fewer give a zero loss).
+        temperature: τ (0.07, the CLIP/MoCo value, is our choice).
+        negatives: ``"all"`` (default): the negatives of a token are all other (video, query) tokens of the
+            other modality, including the other queries of the same video, so the loss also separates
+            moments in time; ``"same_query"``: one InfoNCE per query k over the videos of the batch only.
+    """
+    if negatives not in ("all", "same_query"):
+        raise ValueError(f"Unknown negatives={negatives!r}; valid: all, same_query.")
+    feats = list(features_by_modality.values()) if isinstance(features_by_modality, dict) else list(features_by_modality)
+    if len(feats) < 2:
+        return feats[0].new_zeros(()) if feats else torch.zeros(())
+    z = [F.normalize(f, dim=-1) for f in feats]  # [B, K, d]
+    if negatives == "all":
+        z = [f.reshape(1, -1, f.shape[-1]) for f in z]  # one group of B·K tokens
+    else:
+        z = [f.transpose(0, 1) for f in z]  # K groups of B tokens
+    total = feats[0].new_zeros(())
+    pairs = list(combinations(z, 2))
+    for a, b in pairs:
+        logits = torch.einsum("gnd,gmd->gnm", a, b) / temperature  # [groups, N, N]
+        target = torch.arange(logits.shape[1], device=logits.device).expand(logits.shape[0], -1)
+        forward = F.cross_entropy(logits.flatten(0, 1), target.flatten())
+        backward = F.cross_entropy(logits.transpose(1, 2).flatten(0, 1), target.flatten())
+        total = total + 0.5 * (forward + backward)
+    return total / len(pairs)

@@ -1,9 +1,11 @@
 """Attention centre and the attention-centre losses on hand-made cases, gradients, and what they enforce."""
 
+import math
+
 import pytest
 import torch
 
-from aqa_lib.losses import consistency_loss, mse_loss, ranking_loss, sparsity_loss
+from aqa_lib.losses import consistency_loss, mse_loss, ranking_loss, sparsity_loss, temporal_infonce_loss
 from aqa_lib.models.blocks import QueryDecoder, attention_center
 
 
@@ -130,3 +132,56 @@ def test_query_decoder_tau_initialised():
     assert all(layer.tau.item() == pytest.approx(0.07) for layer in dec.layers)
     with pytest.raises(ValueError, match="at least one layer"):
         QueryDecoder(in_dim=4, n_layers=0)
+
+
+def test_ranking_loss_per_video_margin_and_first_index():
+    c = torch.tensor([[4.0, 8.0, 12.0, 16.0], [4.0, 12.0, 8.0, 16.0]])
+    per_video = ranking_loss(c, torch.tensor([20.0, 20.0]), torch.tensor([2.0, 5.0]))
+    each = [ranking_loss(c[i:i + 1], 20.0, m).item() for i, m in enumerate([2.0, 5.0])]
+    assert per_video.item() == pytest.approx(sum(each) / 2)
+    # first_index per video (normalised centres: the first segment is at 1/T_b)
+    cn = torch.tensor([[0.1, 0.5], [0.1, 0.5]])
+    loss = ranking_loss(cn, 1.0, 0.0, first_index=torch.tensor([0.05, 0.2]))
+    assert loss.item() == pytest.approx((0.0 + 0.1) / 2)  # only video 2 starts before its first segment
+
+
+def test_sparsity_loss_divided_by_real_length():
+    spread = torch.zeros(2, 10, 1)
+    spread[:, 0, 0] = spread[:, 9, 0] = 0.5  # spread 4.5 for both videos
+    assert sparsity_loss(spread, lengths=torch.tensor([10, 5])).item() == pytest.approx((0.45 + 0.9) / 2)
+
+
+def test_temporal_infonce_known_value_2x2():
+    z = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]])  # one video, two queries, orthogonal features
+    # logits = identity / τ (τ = 1): CE of picking the diagonal = log(1 + e^-1) in both directions
+    expected = math.log(1 + math.exp(-1))
+    assert temporal_infonce_loss([z, z.clone()], temperature=1.0).item() == pytest.approx(expected, abs=1e-6)
+    assert temporal_infonce_loss({"a": z, "b": 3 * z}, temperature=1.0).item() == pytest.approx(expected, abs=1e-6)
+    swapped = z.flip(1)  # the other modality's queries in the wrong order: positives are now orthogonal
+    assert temporal_infonce_loss([z, swapped], temperature=1.0).item() == pytest.approx(1 + expected, abs=1e-6)
+    assert temporal_infonce_loss([z]).item() == 0.0
+
+
+def test_temporal_infonce_aligned_lower_than_shuffled():
+    torch.manual_seed(0)
+    f = torch.randn(4, 5, 16)
+    aligned = temporal_infonce_loss([f, f.clone(), f + 0.01 * torch.randn_like(f)])
+    shuffled = temporal_infonce_loss([f, f[torch.randperm(4)][:, torch.randperm(5)], f.flip(0)])
+    assert aligned < 0.1 * shuffled
+    per_query = temporal_infonce_loss([f, f.clone()], negatives="same_query")
+    assert per_query < temporal_infonce_loss([f, f.flip(0)], negatives="same_query")
+    with pytest.raises(ValueError, match="negatives"):
+        temporal_infonce_loss([f, f], negatives="videos")
+
+
+def test_temporal_infonce_gradients_pull_modalities_together():
+    torch.manual_seed(0)
+    a = torch.randn(3, 4, 8, requires_grad=True)
+    b = torch.randn(3, 4, 8, requires_grad=True)
+    opt = torch.optim.Adam([a, b], lr=0.1)
+    start = temporal_infonce_loss([a, b]).item()
+    for _ in range(40):
+        opt.zero_grad()
+        temporal_infonce_loss([a, b]).backward()
+        opt.step()
+    assert temporal_infonce_loss([a, b]).item() < 0.2 * start

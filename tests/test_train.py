@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from aqa_lib import cache
-from aqa_lib.models.base import ModelOutput, _REGISTRY, register
+from aqa_lib.models.base import _REGISTRY, ModelOutput, register
 from aqa_lib.train import RunConfig, TrainingError, main, run, summarise, train
 
 

@@ -17,7 +17,6 @@ plain data (the training engine fingerprints it for its results cache).
 from __future__ import annotations
 
 import importlib
-
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
