@@ -8,6 +8,7 @@ Layout under ``<cache>/runs/`` (``AQA_CACHE_DIR`` overrides the cache root, see 
 
     <fingerprint>/result.json    config, summary, history, metadata (human-readable)
     <fingerprint>/arrays.npz     predictions and recorded tensors (attention centres per epoch, maps, ...)
+    <fingerprint>/weights.pt     final model weights, only for runs asked to keep them (e.g. PAMFN stage 1)
     <fingerprint>.ckpt           an in-progress run's last checkpoint (model, optimiser, RNG states)
 
 Writes are atomic: an entry is written into a temporary directory next to its final place and renamed in one
@@ -37,6 +38,7 @@ from .paths import PACKAGE_DIR, cache_dir
 
 RESULT_FILE = "result.json"
 ARRAYS_FILE = "arrays.npz"
+WEIGHTS_FILE = "weights.pt"
 
 
 @lru_cache(maxsize=1)
@@ -93,13 +95,18 @@ def exists(key: str) -> bool:
     return (d / RESULT_FILE).is_file() and (d / ARRAYS_FILE).is_file()
 
 
-def save(key: str, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
+def save(key: str, meta: dict[str, Any], arrays: dict[str, np.ndarray], state_dict: dict[str, Any] | None = None
+         ) -> Path:
     """Write an entry atomically (temporary directory, then one rename). Returns the entry directory."""
     final = entry_dir(key)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=runs_dir()))
     try:
         (tmp / RESULT_FILE).write_text(json.dumps(meta, indent=1, default=_json_default))
         np.savez(tmp / ARRAYS_FILE, **arrays)
+        if state_dict is not None:
+            import torch
+
+            torch.save(state_dict, tmp / WEIGHTS_FILE)
         if final.exists():  # a concurrent worker finished the same run first: keep theirs
             shutil.rmtree(tmp)
             return final
@@ -127,6 +134,18 @@ def load(key: str) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
                       stacklevel=2)
         return None
     return meta, arrays
+
+
+def load_weights(key: str) -> dict[str, Any]:
+    """The saved model weights of entry ``key`` (on CPU); FileNotFoundError says how to get them."""
+    import torch
+
+    path = entry_dir(key) / WEIGHTS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"Run {key} kept no weights ({path} is missing): train it with save_weights=True."
+        )
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:

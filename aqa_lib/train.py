@@ -78,6 +78,13 @@ class RunConfig:
             indices, negative from the end).
         final_keys: ``aux`` paths recorded for *every* test video after the last epoch (``test/...``), e.g.
             attention centres for scoring them against synthetic ground truth.
+        save_weights: keep the final weights in the cache entry (runs whose weights later runs start from).
+        init_from: weights to load before training, each ``{"into": prefix, "from": prefix, "run": RunConfig
+            dict}``: the (cached, or trained now) run's parameters under ``from`` are copied into this model's
+            submodule ``into`` (``""`` = the whole model). This is how two-stage training (PAMFN: stage 1 trains
+            each branch alone) stays a pure function of one config: the stage-1 configs are part of it.
+        freeze: submodule prefixes whose parameters are not trained and which stay in eval mode (BatchNorm
+            statistics and dropout frozen too, unlike the official PAMFN code).
         device: ``"cpu"`` or ``"cuda"`` (resolve ``"auto"`` before building a config).
         amp: bf16 autocast on CUDA (ignored on CPU).
     """
@@ -108,6 +115,9 @@ class RunConfig:
     record_test: tuple[int, ...] = (0, 1)
     record_keys: tuple[str, ...] = ()
     final_keys: tuple[str, ...] = ()
+    save_weights: bool = False
+    init_from: tuple[dict[str, Any], ...] = ()
+    freeze: tuple[str, ...] = ()
     device: str = "cpu"
     amp: bool = True
 
@@ -124,6 +134,12 @@ class RunConfig:
             raise ValueError(f"lr must be a positive number, got {self.lr!r}.")
         if not 0.0 <= self.holdout < 0.9:
             raise ValueError(f"holdout must be a fraction in [0, 0.9), got {self.holdout!r}.")
+        for spec in self.init_from:
+            if not isinstance(spec, dict) or "run" not in spec or not spec["run"].get("save_weights"):
+                raise ValueError(
+                    "Each init_from entry must be {'into': prefix, 'from': prefix, 'run': RunConfig dict} whose "
+                    "run has save_weights=True (otherwise its weights are not kept)."
+                )
         cache.canonical_json(self.to_dict())  # non-JSON values in model_kwargs fail early
 
     def to_dict(self) -> dict[str, Any]:
@@ -136,7 +152,7 @@ class RunConfig:
         if unknown:
             raise ValueError(f"Unknown RunConfig fields {unknown}; valid: {', '.join(sorted(known))}.")
         d = dict(d)
-        for key in ("record_train", "record_test", "record_keys", "final_keys"):
+        for key in ("record_train", "record_test", "record_keys", "final_keys", "freeze", "init_from"):
             if key in d:
                 d[key] = tuple(d[key])
         return cls(**d)
@@ -163,6 +179,7 @@ class RunResult:
     arrays: dict[str, np.ndarray]
     meta: dict[str, Any]
     cached: bool = False
+    state_dict: dict[str, Any] | None = None
 
     def records(self, prefix: str) -> dict[str, np.ndarray]:
         """Recorded arrays under ``prefix`` (e.g. ``"epoch/centres"``), keyed by the rest of their name."""
@@ -339,6 +356,13 @@ def train(config: RunConfig, *, data: AQAData | None = None, progress: bool = Fa
 
     torch.manual_seed(config.seed)
     model = create_model(config.model, in_dims=dict(data.modalities), **config.model_kwargs).to(device)
+    _initialise(model, config)
+    try:
+        frozen = [model.get_submodule(p) for p in config.freeze]
+    except AttributeError as exc:
+        raise ValueError(f"freeze names a submodule {config.model!r} does not have: {exc}") from None
+    for module in frozen:
+        module.requires_grad_(False)
     mods = tuple(model.modalities)
     train_split, hold_split = _holdout_split(data.train, config.holdout, config.seed)
     store = torch.bfloat16 if (device.type == "cuda" and config.amp) else torch.float32
@@ -387,6 +411,8 @@ def train(config: RunConfig, *, data: AQAData | None = None, progress: bool = Fa
     for epoch in range(start_epoch, config.epochs):
         t0 = time.perf_counter()
         model.train()
+        for module in frozen:
+            module.eval()
         perm = torch.randperm(n_train, generator=gen)
         sums: dict[str, Tensor] = {}
         n_steps = 0
@@ -503,7 +529,28 @@ def train(config: RunConfig, *, data: AQAData | None = None, progress: bool = Fa
         "record_test_index": rec_test,
         "wall_seconds": time.perf_counter() - t_start,
     }
-    return RunResult(config, key, summary, hist, arrays, meta)
+    result = RunResult(config, key, summary, hist, arrays, meta)
+    if config.save_weights:
+        result.state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return result
+
+
+def _initialise(model: nn.Module, config: RunConfig) -> None:
+    """Load the weights named by ``config.init_from`` (training the source runs first if not cached)."""
+    for spec in config.init_from:
+        source = run(RunConfig.from_dict(spec["run"]))
+        weights = cache.load_weights(source.key)
+        src, dst = spec.get("from", ""), spec.get("into", "")
+        src_p, dst_p = (src + "." if src else ""), (dst + "." if dst else "")
+        picked = {dst_p + k[len(src_p):]: v for k, v in weights.items() if k.startswith(src_p)}
+        target = {k for k in model.state_dict() if k.startswith(dst_p)}
+        missing, unexpected = sorted(target - set(picked)), sorted(set(picked) - target)
+        if not picked or missing or unexpected:
+            raise TrainingError(
+                f"init_from {spec.get('run', {}).get('model')!r}: weights under {src!r} do not fit this model's "
+                f"{dst or 'whole model'!r} (missing {missing[:3]}, unexpected {unexpected[:3]}). Check 'from'/'into'."
+            )
+        model.load_state_dict(picked, strict=False)
 
 
 def data_window(data: AQAData) -> int:
@@ -525,7 +572,8 @@ def run(config: RunConfig, *, use_cache: bool = True, progress: bool = False) ->
     result = train(config, data=data, progress=progress, key=key)
     if use_cache:
         cache.save(key, {"config": config.to_dict(), "summary": result.summary,
-                         "history": result.history.to_dict(orient="list"), "meta": result.meta}, result.arrays)
+                         "history": result.history.to_dict(orient="list"), "meta": result.meta}, result.arrays,
+                   result.state_dict)
         cache.checkpoint_path(key).unlink(missing_ok=True)
     return result
 

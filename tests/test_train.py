@@ -20,13 +20,14 @@ class MeanLinear(nn.Module):
         self.modalities = tuple(modalities)
         self.head = nn.Linear(sum(in_dims[m] for m in self.modalities), 1)
         self.drop = nn.Dropout(dropout)
+        self.other = nn.Linear(1, 1)  # a second submodule, trainable while ``head`` is frozen
         self.scale = scale
 
     def forward(self, features, mask):
         w = mask.float()[..., None]
         pooled = [(features[m] * w).sum(1) / w.sum(1) for m in self.modalities]
         h = self.drop(torch.cat(pooled, dim=-1))
-        score = self.head(h).squeeze(-1) * self.scale
+        score = self.head(h).squeeze(-1) * self.scale + 0.0 * self.other.bias
         return ModelOutput(score, {"centres": {"rgb": [score[:, None].repeat(1, 3)]}, "pooled": h})
 
     def loss(self, out, labels):
@@ -164,3 +165,27 @@ def test_cli_runs_one_job(tmp_path, capsys):
     assert out["cached"] is False and "papers_spearman" in out
     assert main([str(path)]) == 0
     assert json.loads(capsys.readouterr().out)["cached"] is True
+
+
+def test_two_stage_init_and_freeze():
+    stage1 = _config(save_weights=True, epochs=2)
+    first = run(stage1)
+    weights = cache.load_weights(first.key)
+    stage2 = _config(seed=3, epochs=2, freeze=("head",),
+                     init_from=({"into": "head", "from": "head", "run": stage1.to_dict()},))
+    result = train(stage2)
+    assert result.meta["n_trainable"] == 2 < result.meta["n_params"]
+    # The frozen head kept the stage-1 weights: its predictions equal stage 1's final ones.
+    assert np.allclose(result.arrays["test_pred_last"], first.arrays["test_pred_last"], atol=1e-5)
+    assert set(weights) == {"head.weight", "head.bias", "other.weight", "other.bias"}
+
+
+def test_init_from_errors():
+    stage1 = _config(epochs=1)
+    with pytest.raises(ValueError, match="save_weights=True"):
+        _config(init_from=({"into": "head", "from": "head", "run": stage1.to_dict()},))
+    good = _config(save_weights=True, epochs=1).to_dict()
+    with pytest.raises(TrainingError, match="do not fit"):
+        train(_config(init_from=({"into": "head", "from": "nothing", "run": good},)))
+    with pytest.raises(ValueError, match="freeze names"):
+        train(_config(freeze=("encoder",)))

@@ -11,36 +11,34 @@ Scales (the same names as the data scales, :mod:`aqa_lib.data.synthetic`):
 - ``quick``: minutes per notebook on CPU: width d = 64, 25 epochs, on the ``quick`` data subsample.
 - ``paper``: the paper's configuration (d = 512, K = 5, 4 layers, 8 heads) and full data; meant for a GPU.
 
-LMAC-Net's paper settings (§4.2): AdamW, lr 9e-4 (RG) / 9e-5 (Fis-V), cosine decay, batch 32, dropout 0.1
-(RG) / 0.2 (Fis-V). The paper gives no epoch count or weight decay: we use 200 epochs and weight decay 1e-4
-(TPT's official setting) at ``paper`` scale — our choice. Training crops are the dataset's ``train_window``
-(70 RG / 130 Fis-V segments, the PAMFN / GDLT protocol). At ``smoke`` / ``quick`` scale the learning rate is
-9e-4 for both datasets (the small models and short schedules learn nothing at 9e-5).
+Each paper has a module here with its ``<paper>_config(variant, dataset, target, *, scale, seed, source,
+data_root, device, epochs, record_keys, final_keys, **model_overrides) -> RunConfig`` holding the paper's
+settings (:mod:`aqa_lib.experiments.lmac`, ...), registered in :data:`CONFIG_BUILDERS`; the drivers below
+(:func:`run_table`, :func:`compare_table`, :func:`alignment_to_truth`) work for every paper.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import tables
-from .data.registry import get_spec
-from .models.base import get_variant, variants
-from .report import reproduced_rows, side_by_side
-from .train import RunConfig, RunResult, load_data, run
+from .. import tables
+from ..data.registry import get_spec
+from ..models.base import get_variant, variants
+from ..report import reproduced_rows, side_by_side
+from ..train import RunConfig, RunResult, load_data, run
 
 TRAINING_SCALES: dict[str, dict[str, Any]] = {
-    "smoke": {"epochs": 2, "batch_size": 16, "model": {"d_model": 32, "d_ffn": 32, "n_heads": 4}},
-    "quick": {"epochs": 25, "batch_size": 32, "model": {"d_model": 64, "d_ffn": 64}},
-    "paper": {"epochs": 200, "batch_size": 32, "model": {}},
+    "smoke": {"epochs": 2, "batch_size": 16},
+    "quick": {"epochs": 25, "batch_size": 32},
+    "paper": {"epochs": 200, "batch_size": 32},
 }
-LMAC_PAPER = {
-    "rg": {"lr": 9e-4, "dropout": 0.1},
-    "fisv": {"lr": 9e-5, "dropout": 0.2},
-}
+"""Epochs and batch size per scale; each paper's module adds its model width per scale and may override."""
+CONFIG_BUILDERS: dict[str, Callable[..., RunConfig]] = {}
+"""paper id -> its run-configuration builder (filled by the per-paper modules imported at the end)."""
 
 
 def targets_for(dataset: str, target: str) -> list[str]:
@@ -51,25 +49,11 @@ def targets_for(dataset: str, target: str) -> list[str]:
     return [spec.check_target(target)]
 
 
-def lmac_config(variant: str, dataset: str, target: str, *, scale: str = "quick", seed: int = 0,
-                source: str = "synthetic", data_root: str = "", device: str = "cpu", epochs: int | None = None,
-                record_keys: Sequence[str] = (), final_keys: Sequence[str] = (), data_seed: int = 0,
-                **model_overrides: Any) -> RunConfig:
-    """The :class:`~aqa_lib.train.RunConfig` of one LMAC-Net variant on one target at ``scale``."""
-    if scale not in TRAINING_SCALES:
-        raise ValueError(f"Unknown scale {scale!r}; valid: {', '.join(TRAINING_SCALES)}.")
-    get_variant(variant)
-    ds = get_spec(dataset).name
-    paper = LMAC_PAPER.get(ds, LMAC_PAPER["fisv"])
-    preset = TRAINING_SCALES[scale]
-    lr = paper["lr"] if scale == "paper" else 9e-4
-    model_kwargs = {"dropout": paper["dropout"], **preset["model"], **model_overrides}
-    return RunConfig(
-        model=variant, dataset=ds, target=target, model_kwargs=model_kwargs, source=source,
-        data_root=data_root, scale=scale if source == "synthetic" else "paper", data_seed=data_seed, seed=seed,
-        epochs=epochs or preset["epochs"], batch_size=preset["batch_size"], optimizer="adamw", lr=lr,
-        weight_decay=1e-4, device=device, record_keys=tuple(record_keys), final_keys=tuple(final_keys),
-    )
+def config_builder(paper: str) -> Callable[..., RunConfig]:
+    """The run-configuration builder of ``paper`` (ValueError listing the known papers)."""
+    if paper not in CONFIG_BUILDERS:
+        raise ValueError(f"No experiment settings for paper {paper!r}; known: {', '.join(CONFIG_BUILDERS)}.")
+    return CONFIG_BUILDERS[paper]
 
 
 def table_variants(paper: str, table: str) -> dict[str, str]:
@@ -95,12 +79,11 @@ def run_table(paper: str, table: str, *, dataset: str, targets: Sequence[str], s
     which is RGB only) are skipped with a printed note; if none is left, a ValueError says which are
     available.
     """
-    if paper != "lmac":
-        raise ValueError(f"run_table knows the paper 'lmac' so far, not {paper!r}.")
+    build = config_builder(paper)
     names = list(table_variants(paper, table))
     if only:
         names = [n for n in names if n.rsplit("/", 1)[-1] in only or n in only]
-    probe = lmac_config(names[0], dataset, targets[0], scale=scale, source=source, data_root=data_root)
+    probe = build(names[0], dataset, targets[0], scale=scale, source=source, data_root=data_root)
     available = set(load_data(probe).modalities)
     runnable = [n for n in names if set(variant_modalities(n, dataset)) <= available]
     skipped = [n for n in names if n not in runnable]
@@ -108,7 +91,7 @@ def run_table(paper: str, table: str, *, dataset: str, targets: Sequence[str], s
         print(f"Skipped (need modalities this data lacks; available: {sorted(available)}): {', '.join(skipped)}")
     if not runnable:
         raise ValueError(f"No variant of {paper} {table} can run on modalities {sorted(available)}.")
-    configs = [lmac_config(n, dataset, t, scale=scale, seed=s, source=source, data_root=data_root, device=device,
+    configs = [build(n, dataset, t, scale=scale, seed=s, source=source, data_root=data_root, device=device,
                            epochs=epochs, record_keys=record_keys, final_keys=final_keys)
                for n in runnable for t in targets for s in seeds]
     return [run(c, progress=progress) for c in configs]
@@ -122,8 +105,8 @@ def alignment_to_truth(results: Sequence[RunResult], *, label: dict[str, str] | 
     and the same two numbers for evenly spread centres (the untrained reference); averaged over targets and
     seeds.
     """
-    from .analysis import centre_segments, element_hit_rate, nearest_element_distance, uniform_times
-    from .data.registry import SEGMENT_SECONDS
+    from ..analysis import centre_segments, element_hit_rate, nearest_element_distance, uniform_times
+    from ..data.registry import SEGMENT_SECONDS
 
     labels = label or {}
     rows = []
@@ -176,3 +159,10 @@ def compare_table(results: Sequence[RunResult], paper: str, table: str, dataset:
     methods = list(dict.fromkeys([*rep["method"], *ours["method"]]))
     targets = list(dict.fromkeys([*ours["target"], *rep["target"]]))
     return side_by_side(rep, ours, targets=targets, methods=methods, numeric=numeric)
+
+
+# Per-paper settings register themselves in CONFIG_BUILDERS (imported last: they use the names above).
+from .lmac import lmac_config  # noqa: E402
+
+__all__ = ["CONFIG_BUILDERS", "TRAINING_SCALES", "alignment_to_truth", "compare_table", "config_builder",
+           "lmac_config", "run_table", "table_variants", "targets_for", "variant_modalities"]
