@@ -87,6 +87,20 @@ def reported(paper: str, table: str) -> pd.DataFrame:
     return frame
 
 
+def row_labels(frame: pd.DataFrame) -> pd.Series:
+    """The label each row of one table is known by (what a model variant's ``reported_method`` names).
+
+    Ablation tables name their rows in ``variant`` (``method`` is the paper's model); comparison tables in
+    ``method``. A variant string that appears under several methods of the same table (PAMFN Table IV has
+    "RGB+Flow" for both "Weighted Fusion" and "PAMFN") is disambiguated as ``"<method>: <variant>"``.
+    """
+    has_variant = frame["variant"] != ""
+    methods_per_variant = frame[has_variant].groupby("variant")["method"].nunique()
+    ambiguous = frame["variant"].map(methods_per_variant).fillna(0) > 1
+    label = frame["variant"].where(has_variant, frame["method"])
+    return label.where(~ambiguous, frame["method"] + ": " + frame["variant"])
+
+
 def all_reported() -> pd.DataFrame:
     """Every transcribed row of every table, with ``paper`` and ``table`` columns added."""
     parts = []

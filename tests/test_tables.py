@@ -141,3 +141,9 @@ def test_fisher_z_check_detects_a_planted_error():
     frame.loc[i, "value"] = frame.loc[i, "value"] - 0.05
     check = tables.fisher_z_check(frame)
     assert not check["ok"].all()
+
+
+def test_row_labels_disambiguate_shared_variant_strings():
+    frame = pd.DataFrame({"method": ["Weighted Fusion", "PAMFN", "Unimodality", "GDLT"],
+                          "variant": ["RGB+Flow", "RGB+Flow", "RGB", ""]})
+    assert list(tables.row_labels(frame)) == ["Weighted Fusion: RGB+Flow", "PAMFN: RGB+Flow", "RGB", "GDLT"]

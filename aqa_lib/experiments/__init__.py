@@ -143,17 +143,16 @@ def alignment_to_truth(results: Sequence[RunResult], *, label: dict[str, str] | 
 def compare_table(results: Sequence[RunResult], paper: str, table: str, dataset: str,
                   *, numeric: bool = False) -> pd.DataFrame:
     """The paper's table beside our runs: rows in the paper's order, per target reported / papers / last."""
-    labels = {name: v.reported_method or name for name, v in variants(f"{paper}/").items()}
-    labels.update({name: v.reported_method or name for name, v in variants(paper).items()})
+    # Every registered variant maps to its paper row label (baselines such as ``gdlt`` appear in every
+    # paper's comparison tables).
+    labels = {name: v.reported_method or name for name, v in variants().items()}
     ours = reproduced_rows(results, method=lambda r: labels.get(r.config.model, r.config.model))
     ds = get_spec(dataset).name
     ours = ours[ours["dataset"] == ds]
     try:
         rep = tables.reported(paper, table)
-        rep = rep[(rep["dataset"] == ds) & (rep["metric"] == "spearman")].copy()
-        # Ablation tables label their rows in ``variant`` (method = the paper's model); comparison tables in
-        # ``method``. Rows are matched on that label.
-        rep["method"] = rep["variant"].where(rep["variant"] != "", rep["method"])
+        rep["method"] = tables.row_labels(rep)  # rows are matched on the label variants name them by
+        rep = rep[(rep["dataset"] == ds) & (rep["metric"] == "spearman")]
     except ValueError:
         rep = pd.DataFrame(columns=["method", "target", "value", "metric"])
     methods = list(dict.fromkeys([*rep["method"], *ours["method"]]))
@@ -162,7 +161,9 @@ def compare_table(results: Sequence[RunResult], paper: str, table: str, dataset:
 
 
 # Per-paper settings register themselves in CONFIG_BUILDERS (imported last: they use the names above).
+from .baselines import baseline_config  # noqa: E402
 from .lmac import lmac_config  # noqa: E402
+from .pamfn import pamfn_config  # noqa: E402
 
-__all__ = ["CONFIG_BUILDERS", "TRAINING_SCALES", "alignment_to_truth", "compare_table", "config_builder",
-           "lmac_config", "run_table", "table_variants", "targets_for", "variant_modalities"]
+__all__ = ["CONFIG_BUILDERS", "TRAINING_SCALES", "alignment_to_truth", "baseline_config", "compare_table",
+           "config_builder", "lmac_config", "pamfn_config", "run_table", "table_variants", "targets_for", "variant_modalities"]

@@ -74,7 +74,7 @@ def register(name: str, builder: Builder, *, description: str, paper: str = "", 
     return variant
 
 
-PAPER_MODULES = ("lmac",)
+PAPER_MODULES = ("lmac", "baselines", "pamfn")
 """Modules whose import registers their variants (one per paper, plus baselines as they are added)."""
 
 

@@ -1,0 +1,892 @@
+"""PAMFN: Progressive Adaptive Multimodal Fusion Network (the ``pamfn`` paper), in one file.
+
+Reading order: the masked pooling helpers, :class:`ModalityBranch` (one modality alone, §III-B.1),
+:class:`NegatedAttention` (the decoders' cross-attention, Eqs. 4 and 11), :class:`ModalityFeatureDecoder`
+(MSFD, §III-C), :class:`AdaptiveFusion` (FusionNets + PolicyNet, §III-D, Eqs. 5–10),
+:func:`gumbel_decision` and :func:`fusionnet_mask` (the straight-through decision and the ranked mask, Eq. 12),
+:class:`CrossModalFeatureDecoder` (CMFD, §III-E), :class:`FusionStage`, :class:`PAMFN`, then the baselines and
+the variants registered at the bottom (Tables IV–VIII, Fig. 6).
+
+The model (paper §III, Fig. 1; exact shapes from the official code, ``shared/design/models.md``)
+------------------------------------------------------------------------------------------------
+1. **Modality-specific branches** (one per modality, §III-B.1). An embedding
+   ``Conv1×1(D→512)-BN-ReLU-Conv1×1(512→d)-BN-ReLU-Dropout(0.3)``, then three 1D residual blocks
+   ``x + GELU(BN(Conv3(GELU(BN(Conv3 x)))))``, with AvgPool(2) after blocks 1 and 2 and a global average
+   pool after block 3. A branch therefore yields features at four lengths, ``T, T/2, T/4, 1`` (levels 0–3),
+   and its own score ``sigmoid(Linear(Dropout(level 3)))`` (used when the branch is trained alone).
+2. **Mixed-modality branch** (§III-B.2): a stream ``c`` that starts as zeros (3·d channels at length T/2)
+   and goes through three fusion stages at lengths T/2, T/4 and 1. Stage i first refines ``c`` with a conv
+   block ``Conv3-BN-ReLU-Conv3-BN-ReLU`` plus a ``Conv1-BN-ReLU`` shortcut, then appends
+   - **MSFD** (§III-C, Eq. 4): at every time step, ``c`` (through a Conv1×1) queries the M modality features
+     of level i+1 (M tokens, one per modality) with a one-head cross-attention whose scores are **negated**,
+     ``softmax(−QKᵀ/√d)V``: the modality least similar to what ``c`` already holds gets the most weight.
+   - **AFM** (§III-D): K **FusionNets**. Per modality, ``Conv-BN-ReLU-Conv(→K)`` gives K logits per time
+     step; a softmax over the modalities gives, for each FusionNet k, a weighted sum of the modality features
+     of level i (Eq. 5), refined by its own ``Conv3-BN-ReLU-Conv3-BN-ReLU`` with a residual and pooled to the
+     stage's length (Eq. 6). The **PolicyNet** ``Conv1×1(M·d→K)`` on the concatenated level-i features,
+     pooled the same way, gives K decision logits per time step; a hard straight-through Gumbel-softmax
+     (Eqs. 9–10) with **one learnable temperature τ (initialised to 10) shared by the three stages** picks
+     ``k*``; **ranked** FusionNets: FusionNets 0..k* are enabled, the others masked with −1e9 (Eq. 12).
+   - **CMFD** (§III-E, Eq. 11): the **negated** ``Conv1×1([c; ŝ])`` queries the K cross-modal features with the
+     same negated attention, plus the mask.
+   The stage outputs ``[c; ŝ; f̂]`` (3·d channels), pooled (AvgPool(2) after stage 1, global after stage 2).
+3. **Head**: ``Dropout(fc_drop)-Linear(3d→d/fc_r)-BN-ReLU-Dropout(0.5)-Linear(→1)-Sigmoid``; the loss is the
+   MSE on labels normalised to [0, 1] (÷25 RG, ÷45 Fis-V: the datasets' ``norm``).
+4. **Training** (§III-F, §IV-C) is in two stages: each branch alone (:class:`BranchModel`), then the full
+   model with the RGB and flow branches frozen (audio stays trainable). That is the run configuration's
+   business (:mod:`aqa_lib.experiments.pamfn`): this module only says which scheme each variant needs
+   (the ``training`` argument of the builders, which the model itself ignores).
+
+What is the official code's, what the paper says, and what is ours
+-------------------------------------------------------------------
+Taken from the official code: every layer shape above; the negations (in MSFD the scores are negated; in
+CMFD the query is negated *and* the scores are, as the code does both); the attention dropout 0.1 with no
+output projection after the attention; dropout 0.5 on every branch feature before fusion (``feat_drop``);
+``fc_drop = 0`` and ``fc_r = 2`` (both datasets' configs); the mask trick ``mask + y − stop_grad(y)`` of Eq. 12
+(the gradient reaches the policy only through the attention logits); τ as a raw learnable scalar.
+
+Corrected (flaws of the official code, ``models.md``):
+
+- **Evaluation is deterministic**: no Gumbel noise in eval mode, the decision is ``argmax`` of the logits
+  (the official code samples noise at test time too, so its scores change between calls).
+- Frozen branches keep their BatchNorm statistics: the training engine puts frozen submodules in eval mode
+  (the official code leaves them in train mode, so their running statistics drift in stage 2).
+
+Ours (the paper and code are silent, or the code cannot run batched):
+
+- **Padding.** The official code evaluates one video at a time; our engine batches whole test sequences of
+  different lengths. Features at padded segments are zeroed after every layer (a Conv3 then sees zeros
+  beyond the end, exactly like its own zero padding), AvgPool(2) keeps a pooled step only if both halves are
+  real (PyTorch's floor for odd lengths), and global pooling averages real steps only. So in eval mode a
+  video gets the same score alone or padded in a batch (tested). In train mode BatchNorm statistics include
+  padded steps (as in the official code, which zero-pads short crops). A video needs at least 4 segments.
+- τ is clamped to at least 0.01 where it is used (a raw parameter could in principle reach 0).
+- ``branch_loss_weight = 0``: only the fused score is trained (§III-F); a positive weight adds each branch's
+  own MSE (a switch for one-stage training, where the paper does not say).
+
+Parameter counts (pinned in ``tests/test_pamfn.py``)
+--------------------------------------------------
+With RGB/flow 1024-d and audio 768-d, d = 256: one 1024-d branch 1,842,177, the 768-d branch 1,711,105; the
+full model 22,714,493 at the official RG configuration (K = 10, fc_r = 2), 17,958,989 at the official Fis-V
+configuration (K = 6, fc_r = 2) and 18,057,805 at K = 6, fc_r = 1 — the paper's "18.06 M" (Table I). All
+equal the official model's counts. Two details make them equal: the official attention module defines a
+LayerNorm it never uses (512 parameters, six of them: 3,072 in all), kept here as
+:attr:`NegatedAttention.unused_norm` only for the count; and the official zero initial stream ``c`` is an
+``nn.Parameter`` that the official count leaves out (``requires_grad=False``) — here it is not a parameter.
+
+Variants (registered names; the paper's Tables IV–VIII and Fig. 6)
+------------------------------------------------------------------
+``create_model("pamfn", in_dims=...)`` is the full model (K = 6 by default; the run configuration sets
+K = 10 for RG). ``pamfn/branch/{rgb,flow,audio}`` are the branches trained alone (stage 1; Table IV's
+unimodal rows, also registered as ``pamfn/tableIV/{rgb,flow,audio}``). Ablations:
+
+- ``pamfn/tableIV/weighted/<subset>``: Weighted Fusion baselines, trained in one stage;
+  ``pamfn/tableIV/<subset>``: PAMFN on a modality subset, two-stage.
+- ``pamfn/tableV/{one_stage,two_stage}/{avg,cat,weighted,attention,ours}``: fusion strategies × training.
+- ``pamfn/tableVI/{no_cmfd,no_msfd,cmfd_weighted,msfd_weighted,both_weighted,full}``: the decoders.
+- ``pamfn/tableVII/{unranked,free,ranked}``: the FusionNet decision.
+- ``pamfn/tableVIII/{first,first_two,all}``: fusion in the first stage(s) only.
+- ``pamfn/fig6/k1`` … ``pamfn/fig6/k12``: the number of FusionNets.
+
+Table IV's ``variant`` labels ("RGB+Flow", ...) name both a Weighted Fusion row and a PAMFN row (its
+``method`` column tells them apart), so both kinds of variant carry the same ``reported_method``.
+
+**Table IV's Weighted Fusion is feature-level** (our reading): its RGB+Flow+Audio row equals Table V's
+"one-stage / Weighted" row digit for digit (eight numbers), and Table V's baselines fuse "the outputs of the
+last convolution block" with a two-FC regressor. So the Weighted Fusion baselines fuse the branches' pooled
+last-block features with softmaxed learnable weights (``level="features"``); ``level="scores"`` gives the
+other reading, a softmax-weighted average of the branches' own predictions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..losses import mse_loss
+from .base import ModelOutput, register
+
+DECODERS = ("attention", "weighted", "none")
+"""MSFD / CMFD kinds: the paper's negated cross-attention, Weighted Fusion instead (Table VI), or removed."""
+POLICIES = ("ranked", "unranked", "free")
+"""FusionNet decisions (Table VII): first k*+1 enabled (ours), only k* enabled, all enabled (no PolicyNet)."""
+BASELINE_FUSIONS = ("avg", "cat", "weighted", "attention")
+"""The fusion strategies of Table V's baselines."""
+BASELINE_LEVELS = ("features", "scores")
+TRAININGS = ("two_stage", "one_stage", "branch")
+"""How a variant is trained (read by :mod:`aqa_lib.experiments.pamfn`; the models ignore it)."""
+MASK_VALUE = -1e9
+"""Additive attention mask of a disabled FusionNet (the official value)."""
+MIN_SEGMENTS = 4
+"""Shortest video the three pooling levels accept (length T/4 must be at least 1)."""
+
+
+def _check_option(name: str, value: Any, valid: Sequence[str]) -> None:
+    if value not in valid:
+        raise ValueError(f"Unknown {name}={value!r}; valid values: {', '.join(valid)}.")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Masked pooling: features are [B, C, T] (channels first, as Conv1d wants); masks [B, T], True = real step
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _apply(x: Tensor, mask: Tensor) -> Tensor:
+    """Zero the padded steps of ``x`` ``[B, C, T]``."""
+    return x * mask[:, None, :].to(x.dtype)
+
+
+def pool_mask(mask: Tensor) -> Tensor:
+    """Mask after AvgPool(2): a pooled step is real only if both halves are (odd lengths drop the last step)."""
+    half = mask.shape[1] // 2
+    return mask[:, 0:2 * half:2] & mask[:, 1:2 * half:2]
+
+
+def avg_pool(x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    """AvgPool1d(2, 2) of ``x`` ``[B, C, T]`` → ``[B, C, T // 2]`` and the pooled mask."""
+    pooled = pool_mask(mask)
+    return _apply(F.avg_pool1d(x, 2, 2), pooled), pooled
+
+
+def global_pool(x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean over the real steps: ``[B, C, T]`` → ``[B, C, 1]`` and an all-True ``[B, 1]`` mask."""
+    weights = mask[:, None, :].to(x.dtype)
+    mean = (x * weights).sum(dim=2, keepdim=True) / weights.sum(dim=2, keepdim=True)
+    return mean, mask.new_ones(mask.shape[0], 1)
+
+
+def conv_bn_act(in_dim: int, out_dim: int, kernel: int, act: type[nn.Module]) -> nn.Sequential:
+    """``Conv1d(kernel, same padding) → BatchNorm1d → activation`` on ``[B, C, T]``."""
+    return nn.Sequential(nn.Conv1d(in_dim, out_dim, kernel, padding=kernel // 2), nn.BatchNorm1d(out_dim), act())
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Modality-specific branch (§III-B.1)
+# ---------------------------------------------------------------------------------------------------------
+
+
+class ResidualBlock(nn.Module):
+    """``x + GELU(BN(Conv3(GELU(BN(Conv3 x)))))`` on ``[B, d, T]`` (ResNet's block in 1D)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.conv1 = conv_bn_act(dim, dim, 3, nn.GELU)
+        self.conv2 = conv_bn_act(dim, dim, 3, nn.GELU)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        h = _apply(self.conv1(x), mask)
+        return _apply(x + self.conv2(h), mask)
+
+
+@dataclass
+class BranchOutput:
+    """A branch's score ``[B]``, its features at levels 0–3 (``[B, d, T_l]``) and their masks (``[B, T_l]``)."""
+
+    score: Tensor
+    features: list[Tensor]
+    masks: list[Tensor]
+
+
+class ModalityBranch(nn.Module):
+    """One modality-specific branch: embedding, three residual stages with pooling, and its own head.
+
+    Levels: 0 = the embedding (length T), 1 = after block 1 + AvgPool(2) (T/2), 2 = after block 2 +
+    AvgPool(2) (T/4), 3 = after block 3 + global pooling (1). The head, ``Dropout(head_dropout) →
+    Linear(d, 1) → Sigmoid`` on level 3, is the regression layer of the branch trained alone (stage 1).
+    """
+
+    def __init__(self, in_dim: int, *, d_model: int = 256, hidden_dim: int = 512, embed_dropout: float = 0.3,
+                 head_dropout: float = 0.5) -> None:
+        super().__init__()
+        self.embed = nn.Sequential(
+            nn.Conv1d(in_dim, hidden_dim, 1), nn.BatchNorm1d(hidden_dim), nn.ReLU(),
+            nn.Conv1d(hidden_dim, d_model, 1), nn.BatchNorm1d(d_model), nn.ReLU(),
+            nn.Dropout(embed_dropout),
+        )
+        self.blocks = nn.ModuleList(ResidualBlock(d_model) for _ in range(3))
+        self.head = nn.Sequential(nn.Dropout(head_dropout), nn.Linear(d_model, 1), nn.Sigmoid())
+
+    def forward(self, x: Tensor, mask: Tensor) -> BranchOutput:
+        """``x`` ``[B, T, D]``, ``mask`` ``[B, T]`` → :class:`BranchOutput`."""
+        x0 = _apply(self.embed(x.transpose(1, 2)), mask)
+        x1, m1 = avg_pool(self.blocks[0](x0, mask), mask)
+        x2, m2 = avg_pool(self.blocks[1](x1, m1), m1)
+        x3, m3 = global_pool(self.blocks[2](x2, m2), m2)
+        score = self.head(x3.squeeze(2)).squeeze(1)
+        return BranchOutput(score, [x0, x1, x2, x3], [mask, m1, m2, m3])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The decoders' attention and the two decoders
+# ---------------------------------------------------------------------------------------------------------
+
+
+class NegatedAttention(nn.Module):
+    """Cross-attention with negated scores: ``softmax(−QKᵀ/√d_h + mask) V`` (Eqs. 4 and 11).
+
+    Q, K and V are linear projections (d → d) of the query and the tokens; ``n_heads`` heads of width
+    ``d_h = d / n_heads``; dropout on the attention weights; no output projection (as the official code).
+    Negating the scores gives the most weight to the token *least* similar to the query: "the unseen or
+    neglected information in the mixed-modality branch".
+    """
+
+    def __init__(self, dim: int, n_heads: int = 1, dropout: float = 0.1) -> None:
+        super().__init__()
+        if n_heads < 1 or dim % n_heads:
+            raise ValueError(f"n_heads={n_heads} must be a positive divisor of the model width {dim}.")
+        self.n_heads = n_heads
+        self.q_proj = nn.Linear(dim, dim)
+        self.k_proj = nn.Linear(dim, dim)
+        self.v_proj = nn.Linear(dim, dim)
+        self.drop = nn.Dropout(dropout)
+        # The official module defines this LayerNorm and never uses it; kept (unused, it gets no gradient)
+        # only so that parameter counts equal the official ones (see the module docstring).
+        self.unused_norm = nn.LayerNorm(dim)
+
+    def forward(self, query: Tensor, tokens: Tensor, add_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """``query`` ``[N, d]``, ``tokens`` ``[N, n, d]``, ``add_mask`` ``[N, n]`` (0 or −1e9) → the attended
+        features ``[N, d]`` and the attention weights ``[N, n]`` (mean over heads, before dropout)."""
+        n, n_tok, dim = tokens.shape
+        h = self.n_heads
+        q = self.q_proj(query).view(n, h, 1, dim // h)
+        k = self.k_proj(tokens).view(n, n_tok, h, dim // h).transpose(1, 2)  # [N, h, n, d_h]
+        v = self.v_proj(tokens).view(n, n_tok, h, dim // h).transpose(1, 2)
+        scores = -(q @ k.transpose(-1, -2)) / math.sqrt(dim // h)  # [N, h, 1, n]: the negation
+        if add_mask is not None:
+            scores = scores + add_mask[:, None, None, :]
+        attn = scores.softmax(dim=-1)
+        out = (self.drop(attn) @ v).reshape(n, dim)
+        return out, attn.mean(dim=1).squeeze(1)
+
+
+def _per_step(x: Tensor) -> Tensor:
+    """``[B, C, T]`` → ``[B·T, C]`` (one attention query per time step)."""
+    return x.permute(0, 2, 1).reshape(-1, x.shape[1])
+
+
+def _back_to_sequence(x: Tensor, batch: int) -> Tensor:
+    """``[B·T, C]`` → ``[B, C, T]``."""
+    return x.reshape(batch, -1, x.shape[-1]).permute(0, 2, 1)
+
+
+class ModalityFeatureDecoder(nn.Module):
+    """MSFD (§III-C, Eq. 4): at each time step, ``Conv1×1(c)`` attends (negated) over the M modality features.
+
+    Returns ``ŝ`` ``[B, d, T]`` and the attention weights ``[B, T, M]`` (Fig. 7 shows them in stage 2).
+    """
+
+    def __init__(self, dim: int, n_heads: int = 1, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.proj = nn.Conv1d(dim, dim, 1)
+        self.attend = NegatedAttention(dim, n_heads, dropout)
+
+    def forward(self, c: Tensor, s: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+        batch, _, steps = c.shape
+        tokens = torch.stack([_per_step(x) for x in s], dim=1)  # [B·T, M, d]
+        out, attn = self.attend(_per_step(self.proj(c)), tokens)
+        return _back_to_sequence(out, batch), attn.reshape(batch, steps, len(s))
+
+
+class WeightedModalityFusion(nn.Module):
+    """Weighted Fusion instead of MSFD (Table VI): ``ŝ = Σ_m softmax(w)_m s_m``, w a learnable M-vector."""
+
+    def __init__(self, n_modalities: int) -> None:
+        super().__init__()
+        self.logits = nn.Parameter(torch.zeros(n_modalities))
+
+    def forward(self, c: Tensor, s: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+        weights = self.logits.softmax(dim=0)
+        out = sum(w * x for w, x in zip(weights, s, strict=True))
+        return out, weights.expand(c.shape[0], c.shape[2], -1)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Adaptive Fusion Module (§III-D): FusionNets, PolicyNet, the straight-through decision, the ranked mask
+# ---------------------------------------------------------------------------------------------------------
+
+
+def gumbel_decision(logits: Tensor, tau: Tensor | float, *, training: bool) -> Tensor:
+    """A hard one-hot decision over dim 1 of ``logits`` ``[B, K, T]`` (Eqs. 9–10), float32.
+
+    Training: the straight-through Gumbel estimator — forward ``one_hot(argmax(logits + g))`` with Gumbel(0, 1)
+    noise g, backward through ``softmax((logits + g) / τ)``. Eval: ``one_hot(argmax(logits))``, no noise (so
+    predictions are deterministic; the official code samples noise at test time as well).
+    """
+    logits = logits.float()
+    if training:
+        gumbels = -torch.empty_like(logits).exponential_().log()  # −log(Exp(1)) ~ Gumbel(0, 1)
+        noisy = logits + gumbels
+    else:
+        noisy = logits
+    index = noisy.argmax(dim=1, keepdim=True)
+    hard = torch.zeros_like(noisy).scatter_(1, index, 1.0)
+    if not training:
+        return hard
+    soft = (noisy / tau).softmax(dim=1)
+    return hard - soft.detach() + soft  # value: hard; gradient: soft's
+
+
+def fusionnet_mask(decision: Tensor, policy: str) -> Tensor:
+    """Additive attention mask ``[B, K, T]`` (0 = enabled, −1e9 = disabled) from a one-hot ``decision``.
+
+    ``ranked`` (ours, Eq. 12): the choice k* enables FusionNets 0..k* (the first k*+1, most general first);
+    ``unranked`` (Table VII): only FusionNet k* is enabled. The mask is ``hard + y − stop_grad(y)`` (the
+    official trick), so its value is the hard mask and its gradient reaches the decision ``y`` unchanged.
+    """
+    k = decision.shape[1]
+    index = torch.arange(k, device=decision.device, dtype=decision.dtype)[None, :, None]
+    chosen = (decision.detach() * index).sum(dim=1, keepdim=True)  # k* per step, [B, 1, T]
+    disabled = index > chosen if policy == "ranked" else index != chosen
+    hard = torch.where(disabled, torch.full_like(decision, MASK_VALUE), torch.zeros_like(decision))
+    return hard + decision - decision.detach()
+
+
+class AdaptiveFusion(nn.Module):
+    """AFM (§III-D): K FusionNets (Eqs. 5–6) and the PolicyNet (Eqs. 7–8) of one stage.
+
+    FusionNet k: modality weights ``softmax_m(P_m(f_m))_k`` (``P_m = Conv-BN-ReLU-Conv(→K)``, one per modality),
+    the weighted sum of the level-i features, refined by ``R_k = Conv3-BN-ReLU-Conv3-BN-ReLU`` with a residual,
+    then pooled to the stage's length (AvgPool(2), or global pooling in the last stage). PolicyNet:
+    ``Conv1×1(M·d → K)`` on the concatenated features, pooled the same way (absent when ``policy="free"``).
+    """
+
+    def __init__(self, dim: int, n_modalities: int, n_fusion: int, *, policy: str, global_pool: bool) -> None:
+        super().__init__()
+        self.modality_logits = nn.ModuleList(
+            nn.Sequential(nn.Conv1d(dim, dim, 1), nn.BatchNorm1d(dim), nn.ReLU(), nn.Conv1d(dim, n_fusion, 1))
+            for _ in range(n_modalities)
+        )
+        self.refine = nn.ModuleList(
+            nn.ModuleList([conv_bn_act(dim, dim, 3, nn.ReLU), conv_bn_act(dim, dim, 3, nn.ReLU)])
+            for _ in range(n_fusion)
+        )
+        self.policy = None if policy == "free" else nn.Conv1d(n_modalities * dim, n_fusion, 1)
+        self.global_pool = global_pool
+
+    def _pool(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        return global_pool(x, mask) if self.global_pool else avg_pool(x, mask)
+
+    def forward(self, f: Sequence[Tensor], mask: Tensor) -> tuple[Tensor, Tensor | None, Tensor]:
+        """Level-i features ``f`` (M × ``[B, d, T_f]``) → the K cross-modal features ``[B, K, d, T]``, the
+        policy logits ``[B, K, T]`` (None when free) and the pooled mask ``[B, T]``."""
+        stacked = torch.stack(list(f), dim=1)  # [B, M, d, T_f]
+        logits = [p(x) for p, x in zip(self.modality_logits, f, strict=True)]  # M × [B, K, T_f]
+        weights = torch.stack(logits, dim=1).softmax(dim=1)  # [B, M, K, T_f]: softmax over modalities
+        fused = torch.einsum("bmkt,bmdt->bkdt", weights, stacked)  # Eq. 5, all K FusionNets at once
+        outputs = []
+        for k, (conv1, conv2) in enumerate(self.refine):  # Eq. 6, each FusionNet its own refinement
+            x = fused[:, k]
+            h = conv2(_apply(conv1(x), mask))
+            pooled, pooled_mask = self._pool(_apply(h + x, mask), mask)
+            outputs.append(pooled)
+        logits = None
+        if self.policy is not None:
+            logits, _ = self._pool(self.policy(torch.cat(list(f), dim=1)), mask)
+        return torch.stack(outputs, dim=1), logits, pooled_mask
+
+
+class CrossModalFeatureDecoder(nn.Module):
+    """CMFD (§III-E, Eq. 11): the negated ``Conv1×1([c; ŝ])`` queries the K cross-modal features with the
+    negated attention, disabled FusionNets masked. Returns ``f̂`` ``[B, d, T]`` and the weights ``[B, T, K]``."""
+
+    def __init__(self, dim: int, query_dim: int, n_heads: int = 1, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.proj = nn.Conv1d(query_dim, dim, 1)
+        self.attend = NegatedAttention(dim, n_heads, dropout)
+
+    def forward(self, query_in: Tensor, cross: Tensor, add_mask: Tensor) -> tuple[Tensor, Tensor]:
+        batch, n_fusion, _, steps = cross.shape
+        query = -_per_step(self.proj(query_in))  # the query is negated too (official code)
+        tokens = cross.permute(0, 3, 1, 2).reshape(batch * steps, n_fusion, -1)  # [B·T, K, d]
+        mask = add_mask.permute(0, 2, 1).reshape(batch * steps, n_fusion)
+        out, attn = self.attend(query, tokens, mask)
+        return _back_to_sequence(out, batch), attn.reshape(batch, steps, n_fusion)
+
+
+class WeightedFusionNetFusion(nn.Module):
+    """Weighted Fusion instead of CMFD (Table VI): ``f̂ = Σ_k softmax_k(w_k + mask_k) f_k``, w learnable.
+
+    The PolicyNet's mask still decides which FusionNets take part (and carries its gradient).
+    """
+
+    def __init__(self, n_fusion: int) -> None:
+        super().__init__()
+        self.logits = nn.Parameter(torch.zeros(n_fusion))
+
+    def forward(self, query_in: Tensor, cross: Tensor, add_mask: Tensor) -> tuple[Tensor, Tensor]:
+        weights = (self.logits[None, :, None] + add_mask).softmax(dim=1)  # [B, K, T]
+        out = torch.einsum("bkt,bkdt->bdt", weights.to(cross.dtype), cross)
+        return out, weights.permute(0, 2, 1)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One fusion stage of the mixed-modality branch, and the model
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class StageOutput:
+    """A stage's output ``[B, C, T]`` and what the figures need (None where the stage lacks the module)."""
+
+    features: Tensor
+    decision: Tensor | None  # [B, T] chosen k* (−1 on padded steps)
+    msfd_attention: Tensor | None  # [B, T, M]
+    cmfd_attention: Tensor | None  # [B, T, K]
+
+
+class FusionStage(nn.Module):
+    """Stage i of the mixed-modality branch: refine ``c``, then append ``ŝ`` (MSFD) and ``f̂`` (AFM + CMFD).
+
+    ``msfd`` / ``cmfd`` are ``"attention"`` (the paper's), ``"weighted"`` (Table VI) or ``"none"``; a stage
+    with both ``"none"`` only refines ``c`` (the non-fusing stages of Table VIII). Output width:
+    ``d × (1 + [msfd] + [cmfd])``.
+    """
+
+    def __init__(self, in_dim: int, dim: int, n_modalities: int, n_fusion: int, *, msfd: str, cmfd: str,
+                 policy: str, last: bool, msfd_heads: int = 1, cmfd_heads: int = 1,
+                 attn_dropout: float = 0.1) -> None:
+        super().__init__()
+        self.conv1 = conv_bn_act(in_dim, dim, 3, nn.ReLU)
+        self.conv2 = conv_bn_act(dim, dim, 3, nn.ReLU)
+        self.shortcut = conv_bn_act(in_dim, dim, 1, nn.ReLU)
+        self.msfd: nn.Module | None = None
+        if msfd == "attention":
+            self.msfd = ModalityFeatureDecoder(dim, msfd_heads, attn_dropout)
+        elif msfd == "weighted":
+            self.msfd = WeightedModalityFusion(n_modalities)
+        self.afm: AdaptiveFusion | None = None
+        self.cmfd: nn.Module | None = None
+        if cmfd != "none":
+            self.afm = AdaptiveFusion(dim, n_modalities, n_fusion, policy=policy, global_pool=last)
+            query_dim = dim * (2 if self.msfd is not None else 1)
+            self.cmfd = (CrossModalFeatureDecoder(dim, query_dim, cmfd_heads, attn_dropout) if cmfd == "attention"
+                         else WeightedFusionNetFusion(n_fusion))
+        self.policy = policy
+        self.out_dim = dim * (1 + (self.msfd is not None) + (self.cmfd is not None))
+
+    @property
+    def has_policy(self) -> bool:
+        return self.afm is not None and self.afm.policy is not None
+
+    def forward(self, c: Tensor, mask: Tensor, f: Sequence[Tensor], f_mask: Tensor, s: Sequence[Tensor],
+                tau: Tensor | None) -> StageOutput:
+        """``c`` and ``s`` (M × ``[B, d, T]``) share ``mask`` ``[B, T]``; ``f`` (level i) has ``f_mask``."""
+        c = _apply(self.conv2(_apply(self.conv1(c), mask)) + self.shortcut(c), mask)
+        parts = [c]
+        decision = msfd_attn = cmfd_attn = None
+        s_hat = None
+        if self.msfd is not None:
+            s_hat, msfd_attn = self.msfd(c, s)
+            s_hat = _apply(s_hat, mask)
+            parts.append(s_hat)
+        if self.cmfd is not None:
+            cross, logits, _ = self.afm(f, f_mask)
+            if logits is None:  # free FusionNets: all enabled, no PolicyNet
+                add_mask = cross.new_zeros(cross.shape[0], cross.shape[1], cross.shape[3], dtype=torch.float32)
+            else:
+                choice = gumbel_decision(logits, tau.clamp_min(0.01), training=self.training)
+                add_mask = fusionnet_mask(choice, self.policy)
+                decision = choice.detach().argmax(dim=1).masked_fill(~mask, -1)
+            query_in = c if s_hat is None else torch.cat([c, s_hat], dim=1)
+            f_hat, cmfd_attn = self.cmfd(query_in, cross, add_mask)
+            parts.append(_apply(f_hat, mask))
+        return StageOutput(torch.cat(parts, dim=1), decision, msfd_attn, cmfd_attn)
+
+
+def _check_inputs(model: nn.Module, features: Mapping[str, Tensor],
+                  mask: Tensor | None) -> tuple[dict[str, Tensor], Tensor]:
+    """Validate ``features`` (``[B, T, D_m]`` per modality of ``model.in_dims``) and ``mask`` ``[B, T]``."""
+    xs, shape = {}, None
+    for m, dim in model.in_dims.items():
+        if m not in features:
+            raise ValueError(f"Missing modality {m!r}: this model expects features[{m!r}] of shape [B, T, {dim}]; "
+                             f"got modalities {sorted(features)}.")
+        x = features[m]
+        if x.ndim != 3 or x.shape[-1] != dim:
+            raise ValueError(f"features[{m!r}] has shape {tuple(x.shape)}; expected [B, T, {dim}].")
+        if shape is not None and x.shape[:2] != shape:
+            raise ValueError(f"features[{m!r}] has [B, T] = {tuple(x.shape[:2])} but the other modalities have "
+                             f"{tuple(shape)}: modalities must share batch size and number of segments.")
+        shape = x.shape[:2]
+        xs[m] = x
+    if mask is None:
+        mask = torch.ones(shape, dtype=torch.bool, device=next(iter(xs.values())).device)
+    mask = mask.bool()
+    if tuple(mask.shape) != tuple(shape):
+        raise ValueError(f"mask has shape {tuple(mask.shape)}; expected [B, T] = {tuple(shape)}.")
+    short = int(mask.sum(dim=1).min())
+    if short < MIN_SEGMENTS:
+        raise ValueError(f"A video has {short} real segments; PAMFN's three pooling levels need at least "
+                         f"{MIN_SEGMENTS} (length T/4 ≥ 1).")
+    for m in xs:  # padded steps must be zero (the loaders pad with zeros; tests may not)
+        xs[m] = xs[m].masked_fill(~mask[:, :, None], 0.0)
+    return xs, mask
+
+
+def _resolve_modalities(in_dims: Mapping[str, int], modalities: Sequence[str] | None) -> dict[str, int]:
+    modalities = tuple(modalities) if modalities is not None else tuple(in_dims)
+    unknown = [m for m in modalities if m not in in_dims]
+    if unknown:
+        raise ValueError(f"modalities {unknown} are not in the data; in_dims has {sorted(in_dims)}.")
+    if not modalities or len(set(modalities)) != len(modalities):
+        raise ValueError(f"modalities must be a non-empty list without repeats, got {modalities}.")
+    return {m: int(in_dims[m]) for m in modalities}
+
+
+def _branch_mse(output: ModelOutput, labels: Tensor) -> Tensor:
+    scores = output.aux["branch_scores"]
+    return sum(mse_loss(v, labels.to(v.dtype)) for v in scores.values())
+
+
+class PAMFN(nn.Module):
+    """The full model: M modality branches, the mixed-modality branch of three fusion stages, the head.
+
+    Args:
+        in_dims: modality → input feature dimension (``data.modalities``).
+        modalities: the modalities to use (default: all of ``in_dims``; Table IV's subsets).
+        d_model: feature width d (256). ``hidden_dim``: the branches' embedding width (512).
+        n_fusion: K, the number of FusionNets per stage (10 RG / 6 Fis-V in the paper).
+        fc_r: the head's hidden width is ``3d / 3 / fc_r`` = ``d // fc_r`` (official configs: 2).
+        fc_drop: dropout before the head (official: 0). ``head_dropout``: inside the head (0.5).
+        feat_drop: dropout on every branch feature before fusion (official: 0.5).
+        embed_dropout, branch_head_dropout: the branches' own dropouts (0.3; 0.5 as in stage 1).
+        msfd, cmfd: ``"attention"`` (paper), ``"weighted"`` or ``"none"`` (Table VI).
+        policy: ``"ranked"`` (paper), ``"unranked"`` or ``"free"`` (Table VII).
+        fusion_stages: how many of the three stages fuse (Table VIII); later stages only refine ``c``.
+        msfd_heads, cmfd_heads, attn_dropout: the decoders' attention (1, 1, 0.1).
+        tau_init: initial Gumbel-softmax temperature τ, one parameter shared by all stages (10).
+        branch_loss_weight: weight of the branches' own MSE in the loss (0: only the fused score trains).
+    """
+
+    def __init__(self, in_dims: Mapping[str, int], *, modalities: Sequence[str] | None = None, d_model: int = 256,
+                 hidden_dim: int = 512, n_fusion: int = 6, fc_r: int = 2, fc_drop: float = 0.0,
+                 head_dropout: float = 0.5, feat_drop: float = 0.5, embed_dropout: float = 0.3,
+                 branch_head_dropout: float = 0.5, msfd: str = "attention", cmfd: str = "attention",
+                 policy: str = "ranked", fusion_stages: int = 3, msfd_heads: int = 1, cmfd_heads: int = 1,
+                 attn_dropout: float = 0.1, tau_init: float = 10.0, branch_loss_weight: float = 0.0) -> None:
+        super().__init__()
+        _check_option("msfd", msfd, DECODERS)
+        _check_option("cmfd", cmfd, DECODERS)
+        _check_option("policy", policy, POLICIES)
+        if fusion_stages not in (1, 2, 3):
+            raise ValueError(f"fusion_stages must be 1, 2 or 3 (how many of the three stages fuse), "
+                             f"got {fusion_stages!r}.")
+        if int(n_fusion) < 1:
+            raise ValueError(f"n_fusion (K, the number of FusionNets) must be at least 1, got {n_fusion!r}.")
+        if int(fc_r) < 1 or d_model // int(fc_r) < 1:
+            raise ValueError(f"fc_r must be a positive integer at most d_model={d_model}, got {fc_r!r}.")
+        if tau_init <= 0:
+            raise ValueError(f"tau_init must be positive, got {tau_init!r}.")
+        self.in_dims = _resolve_modalities(in_dims, modalities)
+        self.modalities = tuple(self.in_dims)
+        self.n_fusion = int(n_fusion)
+        self.branch_loss_weight = float(branch_loss_weight)
+        self.branches = nn.ModuleDict({
+            m: ModalityBranch(dim, d_model=d_model, hidden_dim=hidden_dim, embed_dropout=embed_dropout,
+                              head_dropout=branch_head_dropout)
+            for m, dim in self.in_dims.items()
+        })
+        self.feat_drop = nn.Dropout(feat_drop)
+        self.init_dim = 3 * d_model  # the zero initial stream c (official: 3·d channels)
+        stages, width = [], self.init_dim
+        for i in range(3):
+            fuses = i < fusion_stages
+            stage = FusionStage(width, d_model, len(self.modalities), self.n_fusion,
+                                msfd=msfd if fuses else "none", cmfd=cmfd if fuses else "none", policy=policy,
+                                last=(i == 2), msfd_heads=msfd_heads, cmfd_heads=cmfd_heads,
+                                attn_dropout=attn_dropout)
+            stages.append(stage)
+            width = stage.out_dim
+        self.stages = nn.ModuleList(stages)
+        hidden = d_model // int(fc_r)
+        self.head = nn.Sequential(nn.Dropout(fc_drop), nn.Linear(width, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+                                  nn.Dropout(head_dropout), nn.Linear(hidden, 1), nn.Sigmoid())
+        # One temperature shared by all stages; only when some stage has a PolicyNet.
+        self.tau = nn.Parameter(torch.tensor(float(tau_init))) if any(s.has_policy for s in stages) else None
+
+    def forward(self, features: Mapping[str, Tensor], mask: Tensor | None = None) -> ModelOutput:
+        """``features[m]`` ``[B, T, D_m]``, ``mask`` ``[B, T]`` → :class:`ModelOutput`.
+
+        ``aux``: ``branch_scores`` (modality → ``[B]``, each branch's own head), ``decisions`` (per stage
+        ``[B, T_i]`` chosen k*, −1 on padded steps; None without a PolicyNet), ``msfd_attention`` (per stage,
+        modality → ``[B, T_i]``; None without MSFD), ``cmfd_attention`` (per stage ``[B, T_i, K]``),
+        ``stage_masks`` (per stage ``[B, T_i]``, lengths T/2, T/4, 1), ``tau`` and ``lengths`` ``[B]``.
+        """
+        xs, mask = _check_inputs(self, features, mask)
+        outs = {m: self.branches[m](xs[m], mask) for m in self.modalities}
+        feats = [[self.feat_drop(outs[m].features[level]) for m in self.modalities] for level in range(4)]
+        masks = outs[self.modalities[0]].masks  # the same for every modality
+        c = xs[self.modalities[0]].new_zeros(mask.shape[0], self.init_dim, masks[1].shape[1])
+        c_mask = masks[1]
+        decisions, msfd_maps, cmfd_maps, stage_masks = [], [], [], []
+        for i, stage in enumerate(self.stages):
+            out = stage(c, c_mask, feats[i], masks[i], feats[i + 1], self.tau)
+            decisions.append(out.decision)
+            msfd_maps.append(None if out.msfd_attention is None else
+                             {m: out.msfd_attention[..., j] for j, m in enumerate(self.modalities)})
+            cmfd_maps.append(out.cmfd_attention)
+            stage_masks.append(c_mask)
+            if i == 0:  # AvgPool(2) after stage 1, global pooling after stage 2
+                c, c_mask = avg_pool(out.features, c_mask)
+            elif i == 1:
+                c, c_mask = global_pool(out.features, c_mask)
+            else:
+                c = out.features
+        score = self.head(c.squeeze(2)).squeeze(1)
+        aux = {"branch_scores": {m: o.score for m, o in outs.items()}, "decisions": decisions,
+               "msfd_attention": msfd_maps, "cmfd_attention": cmfd_maps, "stage_masks": stage_masks,
+               "tau": self.tau, "lengths": mask.sum(dim=1)}
+        return ModelOutput(score=score, aux=aux)
+
+    def loss(self, output: ModelOutput, labels: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """MSE of the fused score (+ ``branch_loss_weight`` × the branches' MSE); parts ``mse``, ``branch_mse``."""
+        mse = mse_loss(output.score, labels.to(output.score.dtype))
+        branch = _branch_mse(output, labels)
+        total = mse + self.branch_loss_weight * branch if self.branch_loss_weight else mse
+        return total, {"mse": mse, "branch_mse": branch}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Stage 1 (one branch alone) and the baselines of Tables IV and V
+# ---------------------------------------------------------------------------------------------------------
+
+
+class BranchModel(nn.Module):
+    """One modality-specific branch with its own head, trained alone (stage 1; Table IV's unimodal rows).
+
+    ``modalities`` names exactly one modality (a one-element tuple, so that the registry and the experiment
+    drivers read a variant's modalities the same way for every model). Its ``branch`` submodule is what
+    stage 2 loads into ``branches.<modality>`` of :class:`PAMFN`.
+    """
+
+    def __init__(self, in_dims: Mapping[str, int], *, modalities: Sequence[str], d_model: int = 256,
+                 hidden_dim: int = 512, embed_dropout: float = 0.3, head_dropout: float = 0.5) -> None:
+        super().__init__()
+        if isinstance(modalities, str) or len(modalities) != 1:
+            raise ValueError(f"A branch model reads exactly one modality; got modalities={modalities!r} "
+                             "(write e.g. ('rgb',)).")
+        self.in_dims = _resolve_modalities(in_dims, modalities)
+        self.modalities = tuple(self.in_dims)
+        self.branch = ModalityBranch(self.in_dims[self.modalities[0]], d_model=d_model, hidden_dim=hidden_dim,
+                                     embed_dropout=embed_dropout, head_dropout=head_dropout)
+
+    def forward(self, features: Mapping[str, Tensor], mask: Tensor | None = None) -> ModelOutput:
+        """``aux``: ``branch_scores`` (modality → ``[B]``, the score itself) and ``lengths``."""
+        xs, mask = _check_inputs(self, features, mask)
+        m = self.modalities[0]
+        out = self.branch(xs[m], mask)
+        return ModelOutput(score=out.score, aux={"branch_scores": {m: out.score}, "lengths": mask.sum(dim=1)})
+
+    def loss(self, output: ModelOutput, labels: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        mse = mse_loss(output.score, labels.to(output.score.dtype))
+        return mse, {"mse": mse}
+
+
+class FusionBaseline(nn.Module):
+    """Fusion baselines without the mixed-modality branch (Table IV's Weighted Fusion, Table V's baselines).
+
+    ``level="features"`` (Table V: "fusion strategies combine the outputs of the last convolution block, and
+    two FC layers used as a regressor take the fused features"): the branches' level-3 features ``[B, d]``
+    (after ``feat_drop``) are fused by ``fusion`` —
+
+    - ``avg``: their mean; ``cat``: concatenation, then ``Linear(M·d → d)``;
+    - ``weighted``: ``Σ_m softmax(w)_m x_m`` with a learnable M-vector w (Weighted Fusion [62]);
+    - ``attention``: ``Linear(M·d → M)`` on the concatenation, softmax, weighted sum (per video);
+
+    then ``Dropout(fc_drop)-Linear(d → d/fc_r)-BN-ReLU-Dropout(0.5)-Linear-Sigmoid`` (the PAMFN head, input d).
+    ``level="scores"`` fuses the branches' own sigmoid scores instead (``avg`` or ``weighted`` only).
+    """
+
+    def __init__(self, in_dims: Mapping[str, int], *, modalities: Sequence[str] | None = None,
+                 fusion: str = "weighted", level: str = "features", d_model: int = 256, hidden_dim: int = 512,
+                 fc_r: int = 2, fc_drop: float = 0.0, head_dropout: float = 0.5, feat_drop: float = 0.5,
+                 embed_dropout: float = 0.3, branch_head_dropout: float = 0.5,
+                 branch_loss_weight: float = 0.0) -> None:
+        super().__init__()
+        _check_option("fusion", fusion, BASELINE_FUSIONS)
+        _check_option("level", level, BASELINE_LEVELS)
+        if level == "scores" and fusion not in ("avg", "weighted"):
+            raise ValueError(f"level='scores' fuses the branches' scores: fusion must be 'avg' or 'weighted', "
+                             f"got {fusion!r}.")
+        if int(fc_r) < 1 or d_model // int(fc_r) < 1:
+            raise ValueError(f"fc_r must be a positive integer at most d_model={d_model}, got {fc_r!r}.")
+        self.in_dims = _resolve_modalities(in_dims, modalities)
+        self.modalities = tuple(self.in_dims)
+        self.fusion, self.level = fusion, level
+        self.branch_loss_weight = float(branch_loss_weight)
+        n = len(self.modalities)
+        self.branches = nn.ModuleDict({
+            m: ModalityBranch(dim, d_model=d_model, hidden_dim=hidden_dim, embed_dropout=embed_dropout,
+                              head_dropout=branch_head_dropout)
+            for m, dim in self.in_dims.items()
+        })
+        self.feat_drop = nn.Dropout(feat_drop)
+        self.weight_logits = nn.Parameter(torch.zeros(n)) if fusion == "weighted" else None
+        self.reduce = nn.Linear(n * d_model, d_model) if fusion == "cat" else None
+        self.attention = nn.Linear(n * d_model, n) if fusion == "attention" else None
+        hidden = d_model // int(fc_r)
+        self.head = None if level == "scores" else nn.Sequential(
+            nn.Dropout(fc_drop), nn.Linear(d_model, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+            nn.Dropout(head_dropout), nn.Linear(hidden, 1), nn.Sigmoid())
+
+    def _weights(self, stacked: Tensor) -> Tensor:
+        """Per-modality weights ``[M]`` (avg, weighted) or ``[B, M]`` (attention)."""
+        if self.fusion == "weighted":
+            return self.weight_logits.softmax(dim=0)
+        if self.fusion == "attention":
+            return self.attention(stacked.flatten(1)).softmax(dim=1)
+        return stacked.new_full((stacked.shape[1],), 1.0 / stacked.shape[1])
+
+    def forward(self, features: Mapping[str, Tensor], mask: Tensor | None = None) -> ModelOutput:
+        """``aux``: ``branch_scores`` (modality → ``[B]``), ``modality_weights`` (``[M]`` or ``[B, M]``; None
+        for ``cat``) and ``lengths``."""
+        xs, mask = _check_inputs(self, features, mask)
+        outs = {m: self.branches[m](xs[m], mask) for m in self.modalities}
+        branch_scores = {m: o.score for m, o in outs.items()}
+        weights = None
+        if self.level == "scores":
+            stacked = torch.stack(list(branch_scores.values()), dim=1)  # [B, M]
+            weights = self._weights(stacked[..., None])
+            score = (stacked * weights).sum(dim=1)
+        else:
+            last_block = [self.feat_drop(o.features[3].squeeze(2)) for o in outs.values()]
+            stacked = torch.stack(last_block, dim=1)  # [B, M, d]
+            if self.fusion == "cat":
+                fused = self.reduce(stacked.flatten(1))
+            else:
+                weights = self._weights(stacked)
+                fused = (stacked * weights[..., None]).sum(dim=1)
+            score = self.head(fused).squeeze(1)
+        aux = {"branch_scores": branch_scores, "modality_weights": weights, "lengths": mask.sum(dim=1)}
+        return ModelOutput(score=score, aux=aux)
+
+    def loss(self, output: ModelOutput, labels: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        mse = mse_loss(output.score, labels.to(output.score.dtype))
+        branch = _branch_mse(output, labels)
+        total = mse + self.branch_loss_weight * branch if self.branch_loss_weight else mse
+        return total, {"mse": mse, "branch_mse": branch}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Builders (``training`` tells the run configuration how to train the variant; the models ignore it)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _check_training(training: str, valid: Sequence[str]) -> None:
+    _check_option("training", training, valid)
+
+
+def build_pamfn(in_dims: Mapping[str, int], *, training: str = "two_stage", **cfg: Any) -> PAMFN:
+    """PAMFN for ``in_dims``; ``training`` is ``"two_stage"`` (pretrained branches) or ``"one_stage"``."""
+    _check_training(training, ("two_stage", "one_stage"))
+    return PAMFN(in_dims, **cfg)
+
+
+def build_branch(in_dims: Mapping[str, int], *, training: str = "branch", **cfg: Any) -> BranchModel:
+    """One branch trained alone (stage 1); ``training`` must be ``"branch"``."""
+    _check_training(training, ("branch",))
+    return BranchModel(in_dims, **cfg)
+
+
+def build_fusion_baseline(in_dims: Mapping[str, int], *, training: str = "one_stage", **cfg: Any) -> FusionBaseline:
+    """A Table IV / V fusion baseline; ``training`` is ``"one_stage"`` or ``"two_stage"``."""
+    _check_training(training, ("two_stage", "one_stage"))
+    return FusionBaseline(in_dims, **cfg)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Registered variants: the paper model and every ablation row
+# ---------------------------------------------------------------------------------------------------------
+
+MODALITY_LABELS = {"rgb": "RGB", "flow": "Flow", "audio": "Audio"}
+SUBSETS = (("rgb", "flow"), ("rgb", "audio"), ("flow", "audio"), ("rgb", "flow", "audio"))
+"""Table IV's multimodal rows, in the paper's order."""
+FIG6_K = tuple(range(1, 13))
+"""Fig. 6's numbers of FusionNets (the text discusses K from 4 to 12 and "larger than 10")."""
+
+
+def _label(subset: Sequence[str]) -> str:
+    return "+".join(MODALITY_LABELS[m] for m in subset)
+
+
+def _register_all() -> None:
+    register("pamfn", build_pamfn, paper="pamfn", table="tableI", reported_method="PAMFN",
+             description="PAMFN as in the paper: three branches (pretrained; RGB/flow frozen), mixed-modality "
+                         "branch with MSFD, AFM (ranked FusionNets, straight-through Gumbel PolicyNet) and CMFD "
+                         "in all three stages; two-stage training.")
+    for m, label in MODALITY_LABELS.items():
+        text = (f"The {label} branch alone with its own head, trained with SGD (stage 1 of PAMFN; Table IV's "
+                f"unimodal row).")
+        register(f"pamfn/branch/{m}", build_branch, paper="pamfn", table="tableIV", reported_method=label,
+                 description=text, modalities=(m,), training="branch")
+        register(f"pamfn/tableIV/{m}", build_branch, paper="pamfn", table="tableIV", reported_method=label,
+                 description=text + f" Same run as pamfn/branch/{m}.", modalities=(m,), training="branch")
+    for subset in SUBSETS:
+        slug, label = "+".join(subset), _label(subset)
+        register(f"pamfn/tableIV/weighted/{slug}", build_fusion_baseline, paper="pamfn", table="tableIV",
+                 reported_method=f"Weighted Fusion: {label}", modalities=subset, fusion="weighted", training="one_stage",
+                 description=f"Table IV Weighted Fusion on {label}: softmax-weighted fusion of the branches' "
+                             "last-block features + two-FC regressor, trained in one stage (feature level: our "
+                             "reading, its 3-modality row equals Table V's one-stage / Weighted).")
+        register(f"pamfn/tableIV/{slug}", build_pamfn, paper="pamfn", table="tableIV",
+                 reported_method=f"PAMFN: {label}",
+                 modalities=subset, training="two_stage",
+                 description=f"Table IV: PAMFN on {label} only (the other branches removed), two-stage.")
+
+    fusions = (("avg", "AVG", "mean of the branches' last-block features"),
+               ("cat", "CAT", "concatenation + Linear(M·d → d)"),
+               ("weighted", "Weighted", "learnable softmax weights over modalities"),
+               ("attention", "Attention", "an FC layer gives per-video softmax weights over modalities"))
+    for scheme, scheme_label in (("one_stage", "one-stage"), ("two_stage", "two-stage")):
+        how = ("all branches trained jointly from scratch, nothing frozen" if scheme == "one_stage" else
+               "branches pretrained alone; RGB and flow frozen")
+        for slug, label, text in fusions:
+            register(f"pamfn/tableV/{scheme}/{slug}", build_fusion_baseline, paper="pamfn", table="tableV",
+                     reported_method=f"{scheme_label} / {label}", fusion=slug, training=scheme,
+                     description=f"Table V {scheme_label} {label}: {text}, then a two-FC regressor; {how}.")
+        register(f"pamfn/tableV/{scheme}/ours", build_pamfn, paper="pamfn", table="tableV",
+                 reported_method=f"{scheme_label} / Ours", training=scheme,
+                 description=f"Table V {scheme_label} Ours: the full PAMFN; {how}.")
+
+    table6 = (("no_cmfd", "w/o CMFD", {"cmfd": "none"},
+               "no AFM and no CMFD: stages output [c; ŝ]."),
+              ("no_msfd", "w/o MSFD", {"msfd": "none"},
+               "no MSFD: stages output [c; f̂], the CMFD query is Conv1×1(c) (our reading)."),
+              ("cmfd_weighted", "CMFD replaced by Weighted Fusion", {"cmfd": "weighted"},
+               "f̂ = Σ_k softmax(w_k + mask_k) f_k: learnable weights over the enabled FusionNets."),
+              ("msfd_weighted", "MSFD replaced by Weighted Fusion", {"msfd": "weighted"},
+               "ŝ = Σ_m softmax(w)_m s_m: learnable weights over modalities."),
+              ("both_weighted", "MSFD and CMFD replaced by Weighted Fusion", {"msfd": "weighted", "cmfd": "weighted"},
+               "both decoders replaced by Weighted Fusion."),
+              ("full", "Full model", {}, "the full model."))
+    for slug, label, overrides, text in table6:
+        register(f"pamfn/tableVI/{slug}", build_pamfn, paper="pamfn", table="tableVI", reported_method=label,
+                 description=f"Table VI: {text} Two-stage.", training="two_stage", **overrides)
+
+    table7 = (("unranked", "Unranked FusionNets", "the decision enables only FusionNet k* (one-hot)."),
+              ("free", "Free FusionNets", "all FusionNets enabled, no PolicyNet (and no τ)."),
+              ("ranked", "Ranked FusionNets (Ours)", "the decision k* enables FusionNets 0..k* (the paper's)."))
+    for slug, label, text in table7:
+        register(f"pamfn/tableVII/{slug}", build_pamfn, paper="pamfn", table="tableVII", reported_method=label,
+                 description=f"Table VII: {text} Two-stage.", policy=slug, training="two_stage")
+
+    table8 = (("first", "First Stage", 1), ("first_two", "First Two Stages", 2), ("all", "All Stages (Ours)", 3))
+    for slug, label, n in table8:
+        register(f"pamfn/tableVIII/{slug}", build_pamfn, paper="pamfn", table="tableVIII", reported_method=label,
+                 description=f"Table VIII: MSFD/AFM/CMFD in the first {n} stage(s); later stages only refine the "
+                             "mixed stream (our reading). Two-stage.",
+                 fusion_stages=n, training="two_stage")
+
+    for k in FIG6_K:
+        register(f"pamfn/fig6/k{k}", build_pamfn, paper="pamfn", table="fig6", reported_method=f"K={k}",
+                 description=f"Fig. 6: the full model with K = {k} FusionNets per stage. Two-stage.",
+                 n_fusion=k, training="two_stage")
+
+
+_register_all()
