@@ -33,10 +33,10 @@
 dataset = "fisv"  # fisv | rg
 target = "all"  # all, or one target (TES / PCS for fisv; Ball / Clubs / Hoop / Ribbon for rg)
 source = "synthetic"  # synthetic | real (real needs data_root with RGB, flow and audio features)
-data_root = ""  # folder of the real released features when source == "real"
+data_root = ""  # folder of the real released features, for source real
 scale = "auto"  # smoke | quick | paper | auto (smoke under CI, else quick)
 seeds = [0]  # training seeds; mean ± std over them
-epochs = 0  # 0 = the scale's default
+epochs = 0  # 0 means the default of the scale
 device = "auto"  # auto | cpu | cuda
 
 # %%

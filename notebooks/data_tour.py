@@ -37,8 +37,8 @@
 
 # %% tags=["parameters"]
 dataset = "fisv"  # rg | fisv | fs1000 | logo | mtl_aqa | finefs
-source = "synthetic"  # synthetic | real: where the modality-evidence table's features come from
-data_root = ""  # real features folder when source == "real"
+source = "synthetic"  # synthetic or real: where the features of the modality-evidence table come from
+data_root = ""  # real features folder, for source real
 real_root = ""  # optional: real Fis-V VST features (GDLT per-video folder) for the feature-statistics panel
 scale = "auto"  # smoke | quick | paper | auto (smoke under CI, else quick)
 seed = 0

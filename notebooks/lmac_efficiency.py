@@ -30,7 +30,7 @@
 # No training and no data are involved: the inputs are random features of the right shapes.
 
 # %% tags=["parameters"]
-dataset = "fisv"  # fisv | rg: sets the input lengths measured (the dataset's crop length and median length)
+dataset = "fisv"  # fisv or rg: sets the input lengths measured, its crop length and median length
 target = "all"  # unused (no training); kept for the shared parameter convention
 source = "synthetic"  # unused (no data); kept for the shared parameter convention
 data_root = ""  # unused

@@ -69,3 +69,14 @@ def test_unknown_parameter_value_fails_clearly(tmp_path):
             str(ROOT / "notebooks" / "data_tour.ipynb"), str(tmp_path / "out.ipynb"),
             parameters={"dataset": "nope", "scale": "smoke"}, kernel_name="python3", progress_bar=False,
         )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_parameter_comments_are_papermill_safe(path):
+    """papermill cannot parse a parameter line whose comment holds '=' or quotes (it then warns the parameter
+    is unknown); keep the comments plain."""
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    bad = [line for line in cell.source.splitlines() if "#" in line and any(ch in line.split("#", 1)[1]
+                                                                             for ch in "='\"")]
+    assert not bad, f"{path.name}: parameter comments with = or quotes: {bad}"
