@@ -238,7 +238,8 @@ def run_key(config: RunConfig, data: AQAData) -> str:
 
 def _flatten(prefix: str, obj: Any, out: dict[str, np.ndarray]) -> None:
     if isinstance(obj, Tensor):
-        out[prefix] = obj.detach().float().cpu().numpy()
+        t = obj.detach()
+        out[prefix] = (t.float() if t.is_floating_point() else t).cpu().numpy()  # integers stay integers
     elif isinstance(obj, dict):
         for k, v in obj.items():
             _flatten(f"{prefix}/{k}", v, out)
@@ -328,11 +329,14 @@ def _select(aux: dict[str, Any], path: str) -> Any:
 
 
 def _concat_padded(parts: list[np.ndarray]) -> np.ndarray:
-    """Concatenate per-batch records on axis 0, zero-padding axis 1 (time) where batches differ in length."""
+    """Concatenate per-batch records on axis 0, padding axis 1 (time) where batches differ in length: with 0
+    for float arrays and −1 for integer ones (e.g. PAMFN decisions, whose padding convention is −1)."""
     if len(parts) == 1 or parts[0].ndim < 2 or all(p.shape[1:] == parts[0].shape[1:] for p in parts):
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
     width = max(p.shape[1] for p in parts)
-    padded = [np.pad(p, [(0, 0), (0, width - p.shape[1])] + [(0, 0)] * (p.ndim - 2)) for p in parts]
+    fill = -1 if np.issubdtype(parts[0].dtype, np.integer) else 0
+    padded = [np.pad(p, [(0, 0), (0, width - p.shape[1])] + [(0, 0)] * (p.ndim - 2), constant_values=fill)
+              for p in parts]
     return np.concatenate(padded)
 
 

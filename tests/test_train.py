@@ -189,3 +189,12 @@ def test_init_from_errors():
         train(_config(init_from=({"into": "head", "from": "nothing", "run": good},)))
     with pytest.raises(ValueError, match="freeze names"):
         train(_config(freeze=("encoder",)))
+
+
+def test_concat_padded_pads_time_axis_by_dtype():
+    from aqa_lib.train import _concat_padded
+
+    floats = _concat_padded([np.ones((2, 3)), np.ones((1, 5))])
+    assert floats.shape == (3, 5) and floats[0, 3:].tolist() == [0, 0]
+    ints = _concat_padded([np.zeros((1, 2), dtype=np.int64), np.zeros((1, 4), dtype=np.int64)])
+    assert ints.dtype == np.int64 and ints[0].tolist() == [0, 0, -1, -1]
