@@ -1,0 +1,148 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # PAMFN Table V: fusion strategies, trained in one stage or two
+#
+# PAMFN (§IV-F, Table V) crosses two choices on all three modalities (RGB, flow, audio):
+#
+# - **how to fuse**: four simple strategies applied to the outputs of the branches' last convolution block,
+#   followed by a two-layer regressor (**AVG**, the mean of the modality features; **CAT**, their
+#   concatenation; **Weighted**, a learned softmax-weighted sum; **Attention**, attention weights computed
+#   from the features), against **Ours**, the full PAMFN;
+# - **how to train**: **one-stage** (branches and fusion from scratch, together) or **two-stage** (each
+#   branch trained alone first, then the fusion on top, RGB and flow branches frozen).
+#
+# What the paper reads from it: every strategy is better trained in two stages; PAMFN is the best strategy
+# in both schemes, by a wide margin in two stages (RG 0.819 vs 0.768 for CAT, the next best); trained in one
+# stage it loses 0.027 (RG) and 0.020 (Fis-V), which the authors attribute to branches that cannot learn
+# good modality-specific features when trained jointly. On RG the one-stage models are all below the RGB
+# branch alone (Table IV: 0.711). Things to look for: the two-stage minus one-stage gap per strategy, and
+# the margin of `Ours` over the best simple fusion in each scheme.
+#
+# Two protocols are reported for every run: **papers** = the best test Spearman over epochs (what the papers
+# print; it selects the epoch on the test set, so it is optimistic) and **last** = the last epoch (no
+# selection).
+
+# %% tags=["parameters"]
+dataset = "fisv"  # fisv | rg
+target = "all"  # all, or one target (TES / PCS for fisv; Ball / Clubs / Hoop / Ribbon for rg)
+source = "synthetic"  # synthetic | real (real data needs RGB, flow and audio features)
+data_root = ""  # folder of the real released features when source is real
+scale = "auto"  # smoke | quick | paper | auto (smoke under CI, else quick)
+seeds = [0]  # training seeds; mean ± std over them
+epochs = 0  # 0 means the default of the scale
+device = "auto"  # auto | cpu | cuda
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+
+from aqa_lib.experiments import compare_table, run_table, table_variants, targets_for
+from aqa_lib.models.base import variants
+from aqa_lib.notebook import check_params, save_figure, show_table
+
+torch.set_num_threads(1)  # one thread is much faster than several on small, busy CPUs
+params = check_params(
+    {"dataset": dataset, "target": target, "source": source, "data_root": data_root, "scale": scale,
+     "seeds": seeds, "device": device},
+    choices={"dataset": ["fisv", "rg"]},
+)
+scale, device, dataset = params["scale"], params["device"], params["dataset"]
+suffix = "_real" if source == "real" else ""  # figures of real-data runs never overwrite the synthetic ones
+targets = targets_for(dataset, target)
+rows = table_variants("pamfn", "tableV")
+pd.DataFrame({"paper row": rows.values(), "what it is": [variants()[n].description for n in rows]},
+             index=list(rows))
+
+# %% [markdown]
+# ## Train every row
+# Each run is cached under a fingerprint of its configuration, data and code: re-running this notebook with
+# the same parameters trains nothing. The five two-stage rows share their stage-1 branches (trained once per
+# target and seed, and shared with the other PAMFN notebooks). At `smoke` scale the models are tiny and train
+# for two epochs per stage: the numbers only show that everything runs.
+
+# %%
+results = run_table("pamfn", "tableV", dataset=dataset, targets=targets, seeds=seeds, scale=scale, source=source,
+                    data_root=data_root, device=device, epochs=epochs or None)
+provenance = results[0].meta["provenance"]
+print(provenance)
+print(f"{len(results)} runs, {sum(r.cached for r in results)} from the cache")
+
+# %% [markdown]
+# ## Reported vs reproduced
+# Spearman's ρ per target and the Fisher-z average (`Avg.`), the paper's number beside ours (mean ± std over
+# the seeds).
+
+# %%
+table = compare_table(results, "pamfn", "tableV", dataset)
+show_table(table, title=f"PAMFN Table V ({dataset})", provenance=provenance)
+
+# %% [markdown]
+# ## What two-stage training adds, strategy by strategy
+# On the average over targets: one-stage, two-stage and the difference, reported and ours (last epoch).
+
+# %%
+numeric = compare_table(results, "pamfn", "tableV", dataset, numeric=True)
+avg = "Avg." if "Avg." in numeric.columns.get_level_values(0) else targets[0]
+strategies = ["AVG", "CAT", "Weighted", "Attention", "Ours"]
+stages = pd.DataFrame({
+    (scheme, col): [numeric.loc[f"{scheme} / {s}", (avg, col)] for s in strategies]
+    for scheme in ("one-stage", "two-stage") for col in ("reported", "last")
+}, index=pd.Index(strategies, name="fusion"))
+for col in ("reported", "last"):
+    stages[("two − one", col)] = stages[("two-stage", col)] - stages[("one-stage", col)]
+show_table(stages, title=f"Table V, one-stage vs two-stage ({dataset}, {avg})",
+           provenance=f"reported: PAMFN paper; ours: {provenance}")
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+x = np.arange(len(strategies))
+for ax, scheme in zip(axes, ("one-stage", "two-stage"), strict=True):
+    labels = [f"{scheme} / {s}" for s in strategies]
+    for i, col in enumerate(["reported", "papers", "last"]):
+        ax.bar(x + (i - 1) * 0.27, numeric.loc[labels, (avg, col)].to_numpy(dtype=float), 0.27, label=col)
+    ax.set_xticks(x, strategies, fontsize=8)
+    ax.axhline(0, color="0.5", lw=0.6)
+    ax.set_title(f"{scheme} training", fontsize=10)
+axes[0].set_ylabel(f"Spearman ρ ({avg})")
+axes[1].legend(title="number", fontsize=8)
+fig.suptitle(f"Table V on {dataset}: reported (paper's data) vs reproduced (this notebook's data)", fontsize=10)
+fig.tight_layout()
+save_figure(fig, f"pamfn_table5_{dataset}{suffix}", provenance=f"reported: paper; reproduced: {provenance}")
+plt.show()
+
+# %% [markdown]
+# **Reading the figure.** In the paper every grey bar on the right is above its twin on the left, and `Ours`
+# is the tallest in each panel. On the synthetic default the data differ from the paper's, so compare the
+# pattern (does pretraining the branches help, does PAMFN beat the simple fusions) rather than the heights.
+# The one-stage settings are our reading: the paper gives no optimiser for them, so they use the stage-2
+# settings with nothing frozen (`aqa_lib/experiments/pamfn.py`). One consistency check on the paper: the
+# one-stage Weighted row is the same model as Table IV's Weighted Fusion on all three modalities, and the
+# paper prints identical numbers for both (here they are two registered variants, trained separately).
+# At `smoke` scale AVG and Weighted may print the same numbers: Weighted's softmax weights start uniform,
+# which is AVG, and two epochs hardly move them.
+
+# %%
+# Checks that hold at every scale (nbval runs this notebook at smoke scale in CI).
+assert len(results) == len(rows) * len(targets) * len(seeds)
+assert all(np.isfinite(r.summary["last_spearman"]) for r in results)
+assert set(table.index) >= set(rows.values())
+assert np.isfinite(stages[("two − one", "last")]).all()
+print("pamfn_fusion complete")
