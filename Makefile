@@ -7,6 +7,8 @@ STAMP  := $(VENV)/.installed
 SCALE  ?= quick
 # Extra papermill parameters for `make figures`, e.g. PARAMS="-p seed 1".
 PARAMS ?=
+# Notebook stems to run with `make figures` (default: all), e.g. ONLY="data_tour ablation_losses".
+ONLY ?=
 
 .PHONY: all setup figures test unit notebooks lint sync-notebooks clean-cache
 
@@ -25,13 +27,13 @@ $(STAMP): pyproject.toml
 
 # Main job: execute every notebook with papermill on the embedded synthetic default; figures go to figures/.
 figures: $(STAMP)
-	MPLBACKEND=Agg $(BIN)/python -m aqa_lib.runner --scale $(SCALE) $(PARAMS)
+	MPLBACKEND=Agg $(BIN)/python -m aqa_lib.runner --scale $(SCALE) $(if $(ONLY),--only $(ONLY)) $(PARAMS)
 
 # Whole test suite: unit tests, then every notebook under nbval at smoke scale.
 test: $(STAMP)
 	$(BIN)/ruff check aqa_lib tests notebooks benchmarks
-	AQA_SCALE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest -p no:nbval -q tests
-	AQA_SCALE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest -q --nbval-lax --nbval-current-env notebooks
+	OMP_NUM_THREADS=1 AQA_SCALE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest -p no:nbval -q tests
+	OMP_NUM_THREADS=1 AQA_SCALE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest -q --nbval-lax --nbval-current-env notebooks
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -p no:nbval -q tests

@@ -83,7 +83,7 @@ show_table(table, title=f"LMAC-Net Table 5 ({dataset})", provenance=provenance)
 
 # %%
 numeric = compare_table(results, "lmac", "table5", dataset, numeric=True)
-avg = "Avg." if "Avg." in numeric.columns.get_level_values(0) else targets[0]
+avg = "Avg." if len(targets) > 1 else targets[0]  # one target: its own column (no average)
 fig, ax = plt.subplots(figsize=(8, 3.6))
 labels = [m for m in numeric.index if np.isfinite(numeric.loc[m, (avg, "last")])]
 x = np.arange(len(labels))

@@ -1,0 +1,143 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # LMAC-Net Table 6: how to fuse the modalities
+#
+# Each modality branch of LMAC-Net ends with K query features. Before scoring they must become one
+# representation per query, and Table 6 (§4.5, "Multimodal Feature Fusion Strategies") tries seven ways:
+#
+# - **Cross-modal collaborative attention (CCA)** first lets each modality's queries attend to the other
+#   modalities' segments, then combines by **concatenation**, **summation** or **dynamic weighting** (a learned
+#   per-query softmax over modalities);
+# - **Concatenation / Summation + Attention** combine, then run self-attention across the K fused query tokens;
+# - plain **Summation**, and plain **Concatenation**, which the paper keeps.
+#
+# The paper's own reading of its table: no strategy wins everywhere; plain concatenation is never far from the
+# best on either dataset while being the cheapest, CCA + dynamic weighting helps on some RG apparatus at a
+# large cost in parameters, and the two self-attention variants top the Fis-V column but are only average on
+# RG. So the things to look at here are (1) whether any row clearly beats concatenation, and (2) what each
+# alternative costs (the table of parameters and seconds per epoch below).
+#
+# Like Table 5, this table was evidently run **before** the two-level score was added: its "Concatenation
+# (Ours)" row equals Table 8's "one-stage / Linear" row digit for digit, so every row here uses the one-stage
+# linear head (our reading, see `aqa_lib.models.lmac`). Two protocols per run: **papers** = best test Spearman
+# over epochs (test-selected, optimistic) and **last** = last epoch (no selection).
+
+# %% tags=["parameters"]
+dataset = "fisv"  # fisv | rg
+target = "all"  # all, or one target (TES / PCS for fisv; Ball / Clubs / Hoop / Ribbon for rg)
+source = "synthetic"  # synthetic | real (real needs data_root with RGB, flow and audio features)
+data_root = ""  # folder of the released features (used only when source is real)
+scale = "auto"  # smoke | quick | paper | auto (smoke under CI, else quick)
+seeds = [0]  # training seeds; mean ± std over them
+epochs = 0  # 0 means the default of the scale
+device = "auto"  # auto | cpu | cuda
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from aqa_lib.experiments import compare_table, run_table, table_variants, targets_for
+from aqa_lib.models.base import variants
+from aqa_lib.notebook import check_params, save_figure, show_table
+
+params = check_params(
+    {"dataset": dataset, "target": target, "source": source, "data_root": data_root, "scale": scale,
+     "seeds": seeds, "device": device},
+    choices={"dataset": ["fisv", "rg"]},
+)
+scale, device, dataset = params["scale"], params["device"], params["dataset"]
+suffix = "_real" if source == "real" else ""  # figures of real-data runs never overwrite the synthetic ones
+targets = targets_for(dataset, target)
+rows = table_variants("lmac", "table6")
+pd.DataFrame({"paper row": rows.values(), "what it is": [variants()[n].description for n in rows]},
+             index=list(rows))
+
+# %% [markdown]
+# ## Train every row
+# Runs are cached under a fingerprint of configuration, data and code, so a re-run with the same parameters
+# trains nothing. At `smoke` scale (tiny model, two epochs) the numbers only show that everything runs.
+
+# %%
+results = run_table("lmac", "table6", dataset=dataset, targets=targets, seeds=seeds, scale=scale, source=source,
+                    data_root=data_root, device=device, epochs=epochs or None)
+provenance = results[0].meta["provenance"]
+print(provenance)
+print(f"{len(results)} runs, {sum(r.cached for r in results)} from the cache")
+
+# %% [markdown]
+# ## Reported vs reproduced
+# Spearman's ρ per target and the Fisher-z average (`Avg.`): the paper's number beside ours (mean ± std over
+# seeds). Compare each row with the last one, "Concatenation (Ours)".
+
+# %%
+table = compare_table(results, "lmac", "table6", dataset)
+show_table(table, title=f"LMAC-Net Table 6 ({dataset})", provenance=provenance)
+
+# %% [markdown]
+# ## What each strategy costs
+# The paper argues for concatenation partly on cost. Parameters of each variant (as built at this scale:
+# at `smoke` / `quick` the model is narrower than the paper's, so only the ratios carry over) and the mean
+# training time per epoch on this machine (`device`; comparable only between rows of one run of this notebook).
+# The CCA variants add one attention block per ordered pair of modalities, each projecting keys and values
+# from the raw feature width — that is where their extra parameters come from.
+
+# %%
+cost = pd.DataFrame([{"paper row": rows[r.config.model], "parameters": r.meta["n_params"],
+                      "s / epoch": r.summary["seconds_per_epoch"]} for r in results])
+cost = cost.groupby("paper row", sort=False).agg({"parameters": "first", "s / epoch": "mean"})
+cost["× concat params"] = cost["parameters"] / cost.loc[rows["lmac/table6/concat"], "parameters"]
+show_table(cost, title=f"Table 6 variants: size and training time ({scale} scale, {device})", provenance=provenance,
+           precision=2)
+
+# %%
+numeric = compare_table(results, "lmac", "table6", dataset, numeric=True)
+avg = "Avg." if len(targets) > 1 else targets[0]
+short = {label: name.rsplit("/", 1)[-1] for name, label in rows.items()}
+labels = [m for m in numeric.index if np.isfinite(numeric.loc[m, (avg, "last")])]
+fig, ax = plt.subplots(figsize=(8, 3.6))
+x = np.arange(len(labels))
+colours = {"reported": "0.65", "papers": "tab:blue", "last": "tab:orange"}
+for i, col in enumerate(["reported", "papers", "last"]):
+    ax.bar(x + (i - 1) * 0.27, numeric.loc[labels, (avg, col)].to_numpy(dtype=float), 0.27, label=col,
+           color=colours[col])
+ax.set_xticks(x, [short.get(m, m) for m in labels], rotation=20, ha="right", fontsize=8)
+ax.axhline(0, color="0.5", lw=0.6)
+ax.set_ylabel(f"Spearman ρ ({avg})")
+ax.legend(title="number", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+ax.set_title(f"Table 6 on {dataset}: fusion strategies, reported (paper's data) vs reproduced")
+fig.tight_layout()
+save_figure(fig, f"lmac_table6_{dataset}{suffix}", provenance=f"reported: paper; reproduced: {provenance}")
+plt.show()
+
+# %% [markdown]
+# **Reading the figure.** Grey bars are the paper's, coloured bars ours; bars of one colour compare the
+# strategies, and the rightmost group (`concat`) is the paper's choice. In the paper all rows lie within about
+# 0.05 of each other (0.745–0.797 on RG, 0.767–0.823 on Fis-V): differences that small cannot be told from
+# seed-to-seed variation with one seed and a test split of 100 (Fis-V) or 50 (RG per apparatus) videos, so run
+# several `seeds` (the tables then show ± the seed spread) before reading an order into our rows.
+
+# %%
+# Checks that hold at every scale (nbval runs this notebook at smoke scale in CI).
+assert len(results) == len(rows) * len(targets) * len(seeds)
+assert {r.config.model for r in results} == set(rows)
+assert all(np.isfinite(r.summary["last_spearman"]) for r in results)
+assert set(table.index) >= set(rows.values())
+assert (cost["parameters"] > 0).all() and np.isfinite(cost["s / epoch"]).all()
+print("ablation_fusion complete")

@@ -1,0 +1,150 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # LMAC-Net Table 8: one score from the whole routine, or one per query?
+#
+# LMAC-Net's K queries each describe one part of the routine. Table 8 (§4.5, "Two-Level Score Evaluation")
+# compares two ways of turning them into a score:
+#
+# - **one-stage**: average the K fused query features, then regress the score with an **MLP** or a **linear**
+#   layer (what most AQA models do with a global representation);
+# - **two-level** (the paper's): a linear head scores every query on its own (first level), then the K query
+#   scores are fused (second level) by a plain **average**, an **MLP**, a **linear** layer, **attention**
+#   (self-attention importances), or the paper's **weight**: a learnable K-vector, `Σ_k softmax(w)_k s_k`.
+#
+# The paper's claims to check: linear beats MLP in one stage; every two-level fusion except attention beats
+# one-stage scoring (pooling first throws information away); the learned weight vector is best everywhere and
+# gives the full model's 0.840 (RG) / 0.850 (Fis-V). A detail that matters for reading the table: our query
+# heads are separate per query (see `aqa_lib.models.lmac`), otherwise "two-level / Average" would be exactly
+# "one-stage / Linear". All other parts are the full model. Protocols: **papers** = best test epoch
+# (test-selected, optimistic), **last** = last epoch.
+
+# %% tags=["parameters"]
+dataset = "fisv"  # fisv | rg
+target = "all"  # all, or one target (TES / PCS for fisv; Ball / Clubs / Hoop / Ribbon for rg)
+source = "synthetic"  # synthetic | real (real needs data_root with RGB, flow and audio features)
+data_root = ""  # folder of the released features (used only when source is real)
+scale = "auto"  # smoke | quick | paper | auto (smoke under CI, else quick)
+seeds = [0]  # training seeds; mean ± std over them
+epochs = 0  # 0 means the default of the scale
+device = "auto"  # auto | cpu | cuda
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from aqa_lib.experiments import compare_table, run_table, table_variants, targets_for
+from aqa_lib.models.base import variants
+from aqa_lib.notebook import check_params, save_figure, show_table
+
+params = check_params(
+    {"dataset": dataset, "target": target, "source": source, "data_root": data_root, "scale": scale,
+     "seeds": seeds, "device": device},
+    choices={"dataset": ["fisv", "rg"]},
+)
+scale, device, dataset = params["scale"], params["device"], params["dataset"]
+suffix = "_real" if source == "real" else ""  # figures of real-data runs never overwrite the synthetic ones
+targets = targets_for(dataset, target)
+rows = table_variants("lmac", "table8")
+pd.DataFrame({"paper row": rows.values(), "what it is": [variants()[n].description for n in rows]},
+             index=list(rows))
+
+# %% [markdown]
+# ## Train every row
+# Cached per configuration, data and code: a re-run trains nothing. At `smoke` scale (tiny model, two epochs)
+# the numbers only show that everything runs.
+
+# %%
+results = run_table("lmac", "table8", dataset=dataset, targets=targets, seeds=seeds, scale=scale, source=source,
+                    data_root=data_root, device=device, epochs=epochs or None)
+provenance = results[0].meta["provenance"]
+print(provenance)
+print(f"{len(results)} runs, {sum(r.cached for r in results)} from the cache")
+
+# %% [markdown]
+# ## Reported vs reproduced
+# Spearman's ρ per target and the Fisher-z average, the paper's number beside ours (mean ± std over seeds).
+
+# %%
+table = compare_table(results, "lmac", "table8", dataset)
+show_table(table, title=f"LMAC-Net Table 8 ({dataset})", provenance=provenance)
+
+# %% [markdown]
+# ## Two-level against one-stage
+# Each two-level row minus the better one-stage row of the paper ("one-stage / Linear"), on `Avg.` (or the
+# single target): positive = scoring every query first helped. In the paper all are positive except attention.
+
+# %%
+numeric = compare_table(results, "lmac", "table8", dataset, numeric=True)
+avg = "Avg." if len(targets) > 1 else targets[0]
+one_stage = rows["lmac/table8/one_stage_linear"]
+two_level = [label for name, label in rows.items() if "one_stage" not in name]
+delta = pd.DataFrame({col: numeric.loc[two_level, (avg, col)] - numeric.loc[one_stage, (avg, col)]
+                      for col in ["reported", "papers", "last"]})
+show_table(delta, title=f"Table 8 ({dataset}): two-level minus one-stage / Linear ({avg})",
+           provenance=f"reported: paper; papers / last: {provenance}")
+
+# %% [markdown]
+# ## What the learned weights say
+# The paper's fusion learns one weight per query, shared by all videos. Since the ranking loss keeps the
+# queries in temporal order (Q1 attends earliest), the weights say which part of the routine the score leans
+# on. Uniform weights are 1/K = 0.2 (where `w` starts); at `smoke` scale they have barely moved.
+
+# %%
+weights = pd.DataFrame(
+    [np.asarray(r.arrays["final_test/query_weights"], dtype=float) for r in results
+     if r.config.model == "lmac/table8/weight"],
+    index=pd.MultiIndex.from_tuples([(r.config.target, r.config.seed) for r in results
+                                     if r.config.model == "lmac/table8/weight"], names=["target", "seed"]),
+)
+weights.columns = [f"Q{k + 1}" for k in weights.columns]
+show_table(weights, title="Two-level / Weight: learned softmax(w) per query", provenance=provenance)
+
+# %%
+labels = list(numeric.index)
+fig, ax = plt.subplots(figsize=(8, 3.6))
+x = np.arange(len(labels))
+colours = {"reported": "0.65", "papers": "tab:blue", "last": "tab:orange"}
+for i, col in enumerate(["reported", "papers", "last"]):
+    ax.bar(x + (i - 1) * 0.27, numeric.loc[labels, (avg, col)].to_numpy(dtype=float), 0.27, label=col,
+           color=colours[col])
+ax.axvline(1.5, color="0.3", lw=0.7, ls=":")  # one-stage | two-level
+ax.set_xticks(x, labels, rotation=20, ha="right", fontsize=8)
+ax.axhline(0, color="0.5", lw=0.6)
+ax.set_ylabel(f"Spearman ρ ({avg})")
+ax.legend(title="number", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+ax.set_title(f"Table 8 on {dataset}: one-stage (left of the dotted line) vs two-level scoring", fontsize=10)
+fig.tight_layout()
+save_figure(fig, f"lmac_table8_{dataset}{suffix}", provenance=f"reported: paper; reproduced: {provenance}")
+plt.show()
+
+# %% [markdown]
+# **Reading the figure.** In the paper the two one-stage rows sit below four of the five two-level rows, and
+# the attention fusion is the clear outlier at the bottom; the weight fusion (rightmost) is highest. The rows
+# differ only in the scoring head, a tiny part of the model, so with few seeds our order among the two-level
+# rows is mostly noise — several `seeds` are needed before reading a ranking into it.
+
+# %%
+# Checks that hold at every scale (nbval runs this notebook at smoke scale in CI).
+assert len(results) == len(rows) * len(targets) * len(seeds)
+assert {r.config.model for r in results} == set(rows)
+assert all(np.isfinite(r.summary["last_spearman"]) for r in results)
+assert set(table.index) >= set(rows.values())
+assert len(weights) == len(targets) * len(seeds) and np.allclose(weights.sum(axis=1), 1.0, atol=1e-3)
+print("ablation_scoring complete")
