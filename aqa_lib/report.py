@@ -94,3 +94,28 @@ def side_by_side(reported: pd.DataFrame, reproduced: pd.DataFrame, *, targets: S
             cell = float(row["mean"]) if numeric else _fmt(row["mean"], row["std"], int(row["n_seeds"]))
             table.loc[row["method"], (row["target"], row["protocol"])] = cell
     return table.astype(float) if numeric else table.fillna("—")
+
+
+NUMBER_COLOURS = {"reported": "0.65", "papers": "tab:blue", "last": "tab:orange", "holdout": "tab:green"}
+"""One colour per number across every notebook figure: grey for the paper, blue / orange for our protocols."""
+
+
+def summary_column(targets: Sequence[str]) -> str:
+    """The column a one-number figure shows: ``Avg.`` (Fisher-z) over several targets, else the one target."""
+    return "Avg." if len(targets) > 1 else targets[0]
+
+
+def plot_bars(ax, frame: pd.DataFrame, *, numbers: Sequence[str] = ("reported", "papers", "last"),
+              width: float = 0.27, horizontal: bool = False) -> None:
+    """Grouped bars, one group per row of ``frame`` (columns = ``numbers``, e.g. ``numeric[("Avg.")]``),
+    at positions 0..n−1, in the shared colours, with a zero line and a legend. Missing numbers draw nothing.
+    The caller sets tick labels, axis label and title."""
+    x = np.arange(len(frame))
+    draw = ax.barh if horizontal else ax.bar
+    for i, col in enumerate(numbers):
+        if col in frame:
+            offset = (len(numbers) - 1) / 2 - i if horizontal else i - (len(numbers) - 1) / 2
+            draw(x + offset * width, frame[col].to_numpy(dtype=float), width, label=col,
+                 color=NUMBER_COLOURS.get(col))
+    (ax.axvline if horizontal else ax.axhline)(0, color="0.5", lw=0.6)
+    ax.legend(title="number", fontsize=8)

@@ -56,6 +56,7 @@ import pandas as pd
 from aqa_lib.experiments import compare_table, run_table, table_variants, targets_for
 from aqa_lib.models.base import variants
 from aqa_lib.notebook import check_params, save_figure, show_table
+from aqa_lib.report import plot_bars, summary_column
 
 params = check_params(
     {"dataset": dataset, "target": target, "source": source, "data_root": data_root, "scale": scale,
@@ -108,15 +109,12 @@ show_table(cost, title=f"Table 6 variants: size and training time ({scale} scale
 
 # %%
 numeric = compare_table(results, "lmac", "table6", dataset, numeric=True)
-avg = "Avg." if len(targets) > 1 else targets[0]
+avg = summary_column(targets)
 short = {label: name.rsplit("/", 1)[-1] for name, label in rows.items()}
 labels = [m for m in numeric.index if np.isfinite(numeric.loc[m, (avg, "last")])]
 fig, ax = plt.subplots(figsize=(8, 3.6))
 x = np.arange(len(labels))
-colours = {"reported": "0.65", "papers": "tab:blue", "last": "tab:orange"}
-for i, col in enumerate(["reported", "papers", "last"]):
-    ax.bar(x + (i - 1) * 0.27, numeric.loc[labels, (avg, col)].to_numpy(dtype=float), 0.27, label=col,
-           color=colours[col])
+plot_bars(ax, numeric.loc[labels, avg])
 ax.set_xticks(x, [short.get(m, m) for m in labels], rotation=20, ha="right", fontsize=8)
 ax.axhline(0, color="0.5", lw=0.6)
 ax.set_ylabel(f"Spearman ρ ({avg})")

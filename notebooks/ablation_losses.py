@@ -47,6 +47,7 @@ import pandas as pd
 from aqa_lib.experiments import alignment_to_truth, compare_table, run_table, table_variants, targets_for
 from aqa_lib.models.base import variants
 from aqa_lib.notebook import check_params, save_figure, show_table
+from aqa_lib.report import plot_bars, summary_column
 
 params = check_params(
     {"dataset": dataset, "target": target, "source": source, "data_root": data_root, "scale": scale,
@@ -83,12 +84,11 @@ show_table(table, title=f"LMAC-Net Table 5 ({dataset})", provenance=provenance)
 
 # %%
 numeric = compare_table(results, "lmac", "table5", dataset, numeric=True)
-avg = "Avg." if len(targets) > 1 else targets[0]  # one target: its own column (no average)
+avg = summary_column(targets)
 fig, ax = plt.subplots(figsize=(8, 3.6))
 labels = [m for m in numeric.index if np.isfinite(numeric.loc[m, (avg, "last")])]
 x = np.arange(len(labels))
-for i, col in enumerate(["reported", "papers", "last"]):
-    ax.bar(x + (i - 1) * 0.27, numeric.loc[labels, (avg, col)].to_numpy(dtype=float), 0.27, label=col)
+plot_bars(ax, numeric.loc[labels, avg])
 ax.set_xticks(x, [m.replace("Baseline + ", "+ ").replace(" loss", "") for m in labels], rotation=20, ha="right",
               fontsize=8)
 ax.set_ylabel(f"Spearman ρ ({avg})")

@@ -56,6 +56,7 @@ import pandas as pd
 
 from aqa_lib.experiments import compare_table, run_table, table_variants, targets_for, variant_modalities
 from aqa_lib.notebook import check_params, save_figure, show_table
+from aqa_lib.report import plot_bars, summary_column
 
 params = check_params(
     {"dataset": dataset, "target": target, "source": source, "data_root": data_root, "scale": scale,
@@ -101,7 +102,7 @@ show_table(table, title=f"LMAC-Net Table 7 ({dataset})", provenance=provenance)
 
 # %%
 numeric = compare_table(results, "lmac", "table7", dataset, numeric=True)
-avg = "Avg." if len(targets) > 1 else targets[0]
+avg = summary_column(targets)
 steps = [("RGB", "RGB+Flow"), ("Flow", "RGB+Flow"), ("RGB", "RGB+Audio"), ("Flow", "Flow+Audio"),
          ("RGB+Flow", "RGB+Flow+Audio"), ("RGB+Audio", "RGB+Flow+Audio"), ("Flow+Audio", "RGB+Flow+Audio")]
 gains = pd.DataFrame({col: [numeric.loc[b, (avg, col)] - numeric.loc[a, (avg, col)] for a, b in steps]
@@ -112,12 +113,9 @@ show_table(gains, title=f"Table 7 ({dataset}): Spearman gain ({avg}) from adding
 
 # %%
 labels = list(numeric.index)
-colours = {"reported": "0.65", "papers": "tab:blue", "last": "tab:orange"}
 fig, ax = plt.subplots(figsize=(8, 3.8))
 x = np.arange(len(labels))
-for i, col in enumerate(["reported", "papers", "last"]):
-    ax.bar(x + (i - 1) * 0.27, numeric.loc[labels, (avg, col)].to_numpy(dtype=float), 0.27, label=col,
-           color=colours[col])
+plot_bars(ax, numeric.loc[labels, avg])
 for boundary in (2.5, 5.5):  # unimodal | bimodal | all three
     ax.axvline(boundary, color="0.3", lw=0.7, ls=":")
 ax.set_xticks(x, labels, rotation=20, ha="right", fontsize=8)

@@ -52,6 +52,7 @@ import pandas as pd
 from aqa_lib.experiments import compare_table, run_table, table_variants, targets_for
 from aqa_lib.models.base import variants
 from aqa_lib.notebook import check_params, save_figure, show_table
+from aqa_lib.report import plot_bars, summary_column
 
 params = check_params(
     {"dataset": dataset, "target": target, "source": source, "data_root": data_root, "scale": scale,
@@ -92,7 +93,7 @@ show_table(table, title=f"LMAC-Net Table 8 ({dataset})", provenance=provenance)
 
 # %%
 numeric = compare_table(results, "lmac", "table8", dataset, numeric=True)
-avg = "Avg." if len(targets) > 1 else targets[0]
+avg = summary_column(targets)
 one_stage = rows["lmac/table8/one_stage_linear"]
 two_level = [label for name, label in rows.items() if "one_stage" not in name]
 delta = pd.DataFrame({col: numeric.loc[two_level, (avg, col)] - numeric.loc[one_stage, (avg, col)]
@@ -120,10 +121,7 @@ show_table(weights, title="Two-level / Weight: learned softmax(w) per query", pr
 labels = list(numeric.index)
 fig, ax = plt.subplots(figsize=(8, 3.6))
 x = np.arange(len(labels))
-colours = {"reported": "0.65", "papers": "tab:blue", "last": "tab:orange"}
-for i, col in enumerate(["reported", "papers", "last"]):
-    ax.bar(x + (i - 1) * 0.27, numeric.loc[labels, (avg, col)].to_numpy(dtype=float), 0.27, label=col,
-           color=colours[col])
+plot_bars(ax, numeric.loc[labels, avg])
 ax.axvline(1.5, color="0.3", lw=0.7, ls=":")  # one-stage | two-level
 ax.set_xticks(x, labels, rotation=20, ha="right", fontsize=8)
 ax.axhline(0, color="0.5", lw=0.6)

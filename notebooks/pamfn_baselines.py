@@ -58,6 +58,7 @@ import torch
 from aqa_lib.experiments import compare_table, run_table, table_variants, targets_for
 from aqa_lib.models.base import variants
 from aqa_lib.notebook import check_params, save_figure, show_table
+from aqa_lib.report import plot_bars, summary_column
 
 torch.set_num_threads(1)  # one thread is much faster than several on small, busy CPUs
 params = check_params(
@@ -102,7 +103,7 @@ show_table(table, title=f"PAMFN Table IV ({dataset})", provenance=provenance)
 
 # %%
 numeric = compare_table(results, "pamfn", "tableIV", dataset, numeric=True)
-avg = "Avg." if "Avg." in numeric.columns.get_level_values(0) else targets[0]
+avg = summary_column(targets)
 subsets = ["RGB+Flow", "RGB+Audio", "Flow+Audio", "RGB+Flow+Audio"]
 gap = pd.DataFrame({
     (kind, col): [numeric.loc[f"{'PAMFN' if kind == 'PAMFN' else 'Weighted Fusion'}: {s}", (avg, col)]
@@ -117,8 +118,7 @@ show_table(gap, title=f"Table IV by subset ({dataset}, {avg})", provenance=f"rep
 fig, ax = plt.subplots(figsize=(9, 3.8))
 labels = list(numeric.index)
 x = np.arange(len(labels))
-for i, col in enumerate(["reported", "papers", "last"]):
-    ax.bar(x + (i - 1) * 0.27, numeric.loc[labels, (avg, col)].to_numpy(dtype=float), 0.27, label=col)
+plot_bars(ax, numeric.loc[labels, avg])
 for boundary in (2.5, 6.5):  # unimodal | Weighted Fusion | PAMFN
     ax.axvline(boundary, color="0.3", lw=0.7, ls=":")
 ax.set_xticks(x, [m.replace("Weighted Fusion: ", "WF: ") for m in labels], rotation=25, ha="right", fontsize=8)

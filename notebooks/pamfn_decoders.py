@@ -60,6 +60,7 @@ import torch
 from aqa_lib.experiments import compare_table, run_table, table_variants, targets_for
 from aqa_lib.models.base import variants
 from aqa_lib.notebook import check_params, save_figure, show_table
+from aqa_lib.report import plot_bars, summary_column
 
 torch.set_num_threads(1)  # one thread is much faster than several on small, busy CPUs
 params = check_params(
@@ -104,7 +105,7 @@ show_table(table, title=f"PAMFN Table VI ({dataset})", provenance=provenance)
 
 # %%
 numeric = compare_table(results, "pamfn", "tableVI", dataset, numeric=True)
-avg = "Avg." if "Avg." in numeric.columns.get_level_values(0) else targets[0]
+avg = summary_column(targets)
 ablated = [m for m in numeric.index if m != "Full model"]
 delta = numeric.loc[ablated, avg] - numeric.loc["Full model", avg]
 show_table(delta.rename(columns=lambda c: f"Δ {c}"), title=f"Table VI, change against the full model ({dataset}, {avg})",
@@ -114,8 +115,7 @@ show_table(delta.rename(columns=lambda c: f"Δ {c}"), title=f"Table VI, change a
 fig, ax = plt.subplots(figsize=(8.5, 3.8))
 labels = list(numeric.index)
 x = np.arange(len(labels))
-for i, col in enumerate(["reported", "papers", "last"]):
-    ax.bar(x + (i - 1) * 0.27, numeric.loc[labels, (avg, col)].to_numpy(dtype=float), 0.27, label=col)
+plot_bars(ax, numeric.loc[labels, avg])
 short = {"CMFD replaced by Weighted Fusion": "CMFD → WF", "MSFD replaced by Weighted Fusion": "MSFD → WF",
          "MSFD and CMFD replaced by Weighted Fusion": "both → WF"}
 ax.set_xticks(x, [short.get(m, m) for m in labels], rotation=20, ha="right", fontsize=8)

@@ -57,6 +57,7 @@ import torch
 from aqa_lib.experiments import compare_table, run_table, table_variants, targets_for
 from aqa_lib.models.base import variants
 from aqa_lib.notebook import check_params, save_figure, show_table
+from aqa_lib.report import plot_bars, summary_column
 
 torch.set_num_threads(1)  # one thread is much faster than several on small, busy CPUs
 params = check_params(
@@ -100,7 +101,7 @@ show_table(table, title=f"PAMFN Table V ({dataset})", provenance=provenance)
 
 # %%
 numeric = compare_table(results, "pamfn", "tableV", dataset, numeric=True)
-avg = "Avg." if "Avg." in numeric.columns.get_level_values(0) else targets[0]
+avg = summary_column(targets)
 strategies = ["AVG", "CAT", "Weighted", "Attention", "Ours"]
 stages = pd.DataFrame({
     (scheme, col): [numeric.loc[f"{scheme} / {s}", (avg, col)] for s in strategies]
@@ -116,8 +117,7 @@ fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
 x = np.arange(len(strategies))
 for ax, scheme in zip(axes, ("one-stage", "two-stage"), strict=True):
     labels = [f"{scheme} / {s}" for s in strategies]
-    for i, col in enumerate(["reported", "papers", "last"]):
-        ax.bar(x + (i - 1) * 0.27, numeric.loc[labels, (avg, col)].to_numpy(dtype=float), 0.27, label=col)
+    plot_bars(ax, numeric.loc[labels, avg])
     ax.set_xticks(x, strategies, fontsize=8)
     ax.axhline(0, color="0.5", lw=0.6)
     ax.set_title(f"{scheme} training", fontsize=10)

@@ -52,6 +52,7 @@ from aqa_lib.experiments import compare_table, run_table, table_variants, target
 from aqa_lib.models.base import variants
 from aqa_lib.models.pamfn import FIG6_K
 from aqa_lib.notebook import check_params, save_figure, show_table
+from aqa_lib.report import plot_bars, summary_column
 
 torch.set_num_threads(1)  # these small convolutions run fastest on one CPU thread (aqa_lib.experiments.pamfn)
 params = check_params(
@@ -97,12 +98,11 @@ show_table(table, title=f"PAMFN Table VII ({dataset})", provenance=provenance)
 
 # %%
 numeric = compare_table(results, "pamfn", "tableVII", dataset, numeric=True)
-avg = "Avg." if "Avg." in numeric.columns.get_level_values(0) else targets[0]
+avg = summary_column(targets)
 fig, ax = plt.subplots(figsize=(7, 3.4))
 labels = [m for m in numeric.index if np.isfinite(numeric.loc[m, (avg, "last")])]
 x = np.arange(len(labels))
-for i, col in enumerate(["reported", "papers", "last"]):
-    ax.bar(x + (i - 1) * 0.27, numeric.loc[labels, (avg, col)].to_numpy(dtype=float), 0.27, label=col)
+plot_bars(ax, numeric.loc[labels, avg])
 ax.set_xticks(x, labels, fontsize=8)
 ax.set_ylabel(f"Spearman ρ ({avg})")
 ax.legend(title="number", fontsize=8)
