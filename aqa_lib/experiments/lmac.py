@@ -36,7 +36,7 @@ def lmac_config(variant: str, dataset: str, target: str, *, scale: str = "quick"
         raise ValueError(f"Unknown scale {scale!r}; valid: {', '.join(TRAINING_SCALES)}.")
     get_variant(variant)
     ds = get_spec(dataset).name
-    paper = LMAC_PAPER.get(ds, LMAC_PAPER["fisv"])
+    paper = LMAC_PAPER.get(ds, LMAC_PAPER["fisv"])  # datasets the paper did not use: its Fis-V settings
     preset = TRAINING_SCALES[scale]
     lr = paper["lr"] if scale == "paper" else 9e-4
     model_kwargs = {"dropout": paper["dropout"], **LMAC_WIDTH[scale], **model_overrides}
