@@ -42,10 +42,15 @@ device = "auto"  # auto | cpu | cuda
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 
-from aqa_lib.experiments import alignment_to_truth, compare_table, run_table, table_variants, targets_for
-from aqa_lib.models.base import variants
+from aqa_lib.experiments import (
+    alignment_to_truth,
+    compare_table,
+    describe_variants,
+    run_table,
+    table_variants,
+    targets_for,
+)
 from aqa_lib.notebook import check_params, save_figure, show_table
 from aqa_lib.report import plot_bars, summary_column
 
@@ -57,8 +62,7 @@ params = check_params(
 scale, device, dataset = params["scale"], params["device"], params["dataset"]
 targets = targets_for(dataset, target)
 rows = table_variants("lmac", "table5")
-pd.DataFrame({"paper row": rows.values(), "what it is": [variants()[n].description for n in rows]},
-             index=list(rows))
+describe_variants(rows)
 
 # %% [markdown]
 # ## Train every row

@@ -54,11 +54,9 @@ device = "auto"  # auto | cpu | cuda
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 import torch
 
-from aqa_lib.experiments import compare_table, run_table, table_variants, targets_for
-from aqa_lib.models.base import variants
+from aqa_lib.experiments import compare_table, describe_variants, run_table, table_variants, targets_for
 from aqa_lib.notebook import check_params, save_figure, show_table
 from aqa_lib.report import plot_bars, summary_column
 
@@ -72,8 +70,7 @@ scale, device, dataset = params["scale"], params["device"], params["dataset"]
 suffix = "_real" if source == "real" else ""  # figures of real-data runs never overwrite the synthetic ones
 targets = targets_for(dataset, target)
 rows = table_variants("pamfn", "tableVI")
-pd.DataFrame({"paper row": rows.values(), "what it is": [variants()[n].description for n in rows]},
-             index=list(rows))
+describe_variants(rows)
 
 # %% [markdown]
 # ## Train every row

@@ -48,8 +48,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from aqa_lib.experiments import compare_table, run_table, table_variants, targets_for
-from aqa_lib.models.base import variants
+from aqa_lib.experiments import compare_table, describe_variants, run_table, table_variants, targets_for
 from aqa_lib.models.pamfn import FIG6_K
 from aqa_lib.notebook import check_params, save_figure, show_table
 from aqa_lib.report import plot_bars, summary_column
@@ -67,8 +66,7 @@ if not (isinstance(ks, (list, tuple)) and ks and all(k in FIG6_K for k in ks) an
 ks = sorted(ks)
 targets = targets_for(dataset, target)
 rows = table_variants("pamfn", "tableVII")
-pd.DataFrame({"paper row": rows.values(), "what it is": [variants()[n].description for n in rows]},
-             index=list(rows))
+describe_variants(rows)
 
 # %% [markdown]
 # ## Train every row of Table VII

@@ -49,6 +49,12 @@ def targets_for(dataset: str, target: str) -> list[str]:
     return [spec.check_target(target)]
 
 
+def describe_variants(rows: dict[str, str]) -> pd.DataFrame:
+    """The rows a notebook trains: registered name → the paper's row label and what the variant is."""
+    return pd.DataFrame({"paper row": list(rows.values()),
+                         "what it is": [get_variant(n).description for n in rows]}, index=list(rows))
+
+
 def config_builder(paper: str) -> Callable[..., RunConfig]:
     """The run-configuration builder of ``paper`` (ValueError listing the known papers)."""
     if paper not in CONFIG_BUILDERS:
@@ -166,4 +172,4 @@ from .lmac import lmac_config  # noqa: E402
 from .pamfn import pamfn_config  # noqa: E402
 
 __all__ = ["CONFIG_BUILDERS", "TRAINING_SCALES", "alignment_to_truth", "baseline_config", "compare_table",
-           "config_builder", "lmac_config", "pamfn_config", "run_table", "table_variants", "targets_for", "variant_modalities"]
+           "config_builder", "describe_variants", "lmac_config", "pamfn_config", "run_table", "table_variants", "targets_for", "variant_modalities"]
