@@ -10,6 +10,8 @@ Every notebook table is built in two steps:
    per method, and for each target the paper's number beside ours under both protocols (``papers`` = best
    test epoch, which selects on the test set; ``last`` = last epoch, no selection).
 
+Closed-form fits (the pooled-feature SVR) enter through :func:`fit_rows`, in the same tidy shape.
+
 The data's provenance travels with every row, so a synthetic number is never shown as a reproduction.
 """
 
@@ -44,7 +46,31 @@ def reproduced_rows(results: Sequence, *, method: Callable[[object], str] | None
                 raw.append({"method": method(r), "dataset": r.config.dataset, "target": r.config.target,
                             "protocol": p, "seed": r.config.seed, "value": float(r.summary[col]),
                             "provenance": r.meta["provenance"].split(":")[0]})
-    frame = pd.DataFrame(raw)
+    return _aggregate(pd.DataFrame(raw), average)
+
+
+def fit_rows(fits: Sequence[dict], *, method: str, protocols: Sequence[str] = ("papers", "last"),
+             average: bool = True) -> pd.DataFrame:
+    """:func:`reproduced_rows` for closed-form fits such as :func:`aqa_lib.models.baselines.pooled_svr`.
+
+    Each fit is a dict with ``dataset``, ``target``, ``seed``, ``spearman`` and ``provenance``. A fit has no
+    epochs and selects its hyper-parameters by cross-validation on the training split, so its one test
+    number fills every protocol column (``papers`` and ``last`` are the same number by construction).
+    """
+    raw = []
+    for f in fits:
+        missing = [k for k in ("dataset", "target", "seed", "spearman", "provenance") if k not in f]
+        if missing:
+            raise ValueError(f"fit_rows: a fit lacks {missing}; pass the dicts pooled_svr returns.")
+        for p in protocols:
+            raw.append({"method": method, "dataset": f["dataset"], "target": f["target"], "protocol": p,
+                        "seed": f["seed"], "value": float(f["spearman"]),
+                        "provenance": str(f["provenance"]).split(":")[0]})
+    return _aggregate(pd.DataFrame(raw), average)
+
+
+def _aggregate(frame: pd.DataFrame, average: bool) -> pd.DataFrame:
+    """Per-seed rows → mean ± std per (method, dataset, target, protocol), with the per-seed Fisher-z Avg."""
     if frame.empty:
         return pd.DataFrame(columns=["method", "dataset", "target", "protocol", "mean", "std", "n_seeds",
                                      "provenance"])
@@ -55,11 +81,10 @@ def reproduced_rows(results: Sequence, *, method: Callable[[object], str] | None
                 avg.append({"method": m, "dataset": d, "target": "Avg.", "protocol": p, "seed": s,
                             "value": fisher_z_mean(g["value"].to_numpy()), "provenance": g["provenance"].iloc[0]})
         frame = pd.concat([frame, pd.DataFrame(avg)], ignore_index=True)
-    out = (frame.groupby(["method", "dataset", "target", "protocol"], sort=False)
-           .agg(mean=("value", "mean"), std=("value", "std"), n_seeds=("value", "size"),
-                provenance=("provenance", "first"))
-           .reset_index())
-    return out
+    return (frame.groupby(["method", "dataset", "target", "protocol"], sort=False)
+            .agg(mean=("value", "mean"), std=("value", "std"), n_seeds=("value", "size"),
+                 provenance=("provenance", "first"))
+            .reset_index())
 
 
 def _fmt(mean: float, std: float, n: int) -> str:

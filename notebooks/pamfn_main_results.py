@@ -66,7 +66,6 @@ import pandas as pd
 import torch
 
 from aqa_lib.experiments import baseline_config, compare_table, pamfn_config, targets_for, variant_modalities
-from aqa_lib.metrics import fisher_z_mean
 from aqa_lib.models.base import variants
 from aqa_lib.models.baselines import pooled_svr
 from aqa_lib.notebook import check_params, save_figure, show_table
@@ -121,37 +120,14 @@ print(f"{len(results)} runs, {sum(r.cached for r in results)} from the cache")
 # %%
 svr = [pooled_svr(load_data(baseline_config("gdlt", dataset, t, seed=s, **common)), "rgb", seed=s)
        for t in targets for s in seeds]
-svr_frame = pd.DataFrame([{"target": r["target"], "seed": s, "spearman": r["spearman"], "C": r["best_params"]["C"],
-                           "gamma × n_features": r["best_params"]["gamma"] * r["n_features"]}
-                          for r, s in zip(svr, [s for _ in targets for s in seeds], strict=True)])
+svr_frame = pd.DataFrame([{"target": r["target"], "seed": r["seed"], "spearman": r["spearman"],
+                           "C": r["best_params"]["C"], "gamma × n_features": r["best_params"]["gamma"] * r["n_features"]}
+                          for r in svr])
 show_table(svr_frame.set_index(["target", "seed"]), title=f"Pooled-feature SVR on RGB ({dataset})",
            provenance=svr[0]["provenance"])
 
 
 # %%
-def svr_cells() -> dict[str, list[float]]:
-    """target → the SVR's test Spearman per seed, with the Fisher-z average over targets as ``Avg.``."""
-    cells = {t: [float(svr_frame.loc[(svr_frame.target == t) & (svr_frame.seed == s), "spearman"].iloc[0])
-                 for s in seeds] for t in targets}
-    if len(targets) > 1:
-        cells["Avg."] = [fisher_z_mean([cells[t][i] for t in targets]) for i in range(len(seeds))]
-    return cells
-
-
-def with_svr(frame: pd.DataFrame, numeric: bool = False) -> pd.DataFrame:
-    """``frame`` (a compare_table) with the SVR's numbers in the C3D+SVR row's papers and last columns."""
-    out = frame.copy()
-    if "C3D+SVR" not in out.index:
-        return out
-    for t, values in svr_cells().items():
-        mean, std = float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else np.nan
-        for protocol in ("papers", "last"):
-            if (t, protocol) in out.columns:
-                out.loc["C3D+SVR", (t, protocol)] = mean if numeric else (
-                    f"{mean:.3f}" if np.isnan(std) else f"{mean:.3f} ± {std:.3f}")
-    return out
-
-
 def paper_rows(frame: pd.DataFrame, table_id: str) -> pd.DataFrame:
     """``frame`` restricted to the rows the paper's table prints, with its feature column in front."""
     rep = reported("pamfn", table_id)
@@ -169,7 +145,7 @@ def paper_rows(frame: pd.DataFrame, table_id: str) -> pd.DataFrame:
 # PAMFN's own row stays reported only: its RGB-only number is in the last table below).
 
 # %%
-table1 = paper_rows(with_svr(compare_table(results, "pamfn", "tableI", dataset)), "tableI")
+table1 = paper_rows(compare_table(results, "pamfn", "tableI", dataset, fits=svr), "tableI")
 show_table(table1, title=f"PAMFN Table I, AQA methods ({dataset})",
            provenance=f"MS-LSTM, ACTION-NET: reported only (PAMFN paper); ours: {provenance}")
 
@@ -236,7 +212,7 @@ show_table(rgb_only, title=f"RGB-only models: GDLT (Table I) and PAMFN's RGB bra
 
 # %%
 avg = "Avg." if len(targets) > 1 else targets[0]
-num1 = with_svr(compare_table(results, "pamfn", "tableI", dataset, numeric=True), numeric=True)
+num1 = compare_table(results, "pamfn", "tableI", dataset, numeric=True, fits=svr)
 num2 = compare_table(results, "pamfn", "tableII", dataset, numeric=True)
 num4 = compare_table(results, "pamfn", "tableIV", dataset, numeric=True)
 labels1 = [m for m in num1.index if m in set(table1.index) and m != "PAMFN"]

@@ -219,6 +219,7 @@ def test_pooled_svr_on_smoke_data(smoke_data):
     assert np.allclose(result["test_true"], smoke_data.test.scores)
     assert result["n_features"] == 2 * (1024 + 768)
     assert result["best_params"]["C"] in (1.0, 10.0)
+    assert result["seed"] == 0 and result["target"] == smoke_data.target
     with pytest.raises(ValueError, match="not loaded"):
         pooled_svr(smoke_data, ("depth",))
     with pytest.raises(ValueError, match="n_folds"):

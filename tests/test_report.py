@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from aqa_lib.experiments import compare_table
 from aqa_lib.metrics import fisher_z_mean
-from aqa_lib.report import plot_bars, reproduced_rows, side_by_side, summary_column
+from aqa_lib.report import fit_rows, plot_bars, reproduced_rows, side_by_side, summary_column
 
 
 def _run(model, target, seed, papers, last):
@@ -34,6 +35,34 @@ def test_reproduced_rows_mean_std_and_fisher_z_average_per_seed():
     assert rows.loc[("Avg.", "last"), "mean"] == pytest.approx(np.mean(per_seed))
     assert rows.loc[("Avg.", "last"), "n_seeds"] == 2
     assert set(rows["provenance"]) == {"SYNTHETIC data (test)"}
+
+
+def _fit(target, seed, rho):
+    return {"dataset": "fisv", "target": target, "seed": seed, "spearman": rho,
+            "provenance": "REAL features: test"}
+
+
+FITS = [_fit("TES", 0, 0.6), _fit("PCS", 0, 0.8), _fit("TES", 1, 0.4), _fit("PCS", 1, 0.7)]
+
+
+def test_fit_rows_fill_both_protocols_with_the_one_test_number():
+    rows = fit_rows(FITS, method="C3D+SVR").set_index(["target", "protocol"])
+    for protocol in ("papers", "last"):
+        assert rows.loc[("TES", protocol), "mean"] == pytest.approx(0.5)
+        assert rows.loc[("Avg.", protocol), "mean"] == pytest.approx(
+            np.mean([fisher_z_mean([0.6, 0.8]), fisher_z_mean([0.4, 0.7])]))
+    assert set(rows["provenance"]) == {"REAL features"}
+    with pytest.raises(ValueError, match="lacks"):
+        fit_rows([{"target": "TES", "spearman": 0.5}], method="C3D+SVR")
+
+
+def test_compare_table_puts_fits_in_the_papers_svr_row():
+    table = compare_table(RUNS[:2], "pamfn", "tableI", "fisv", numeric=True, fits=FITS)
+    assert table.loc["C3D+SVR", ("TES", "reported")] == pytest.approx(0.400)  # PAMFN Table I's C3D+SVR row
+    assert table.loc["C3D+SVR", ("TES", "last")] == pytest.approx(0.5)
+    assert table.loc["C3D+SVR", ("PCS", "papers")] == pytest.approx(0.75)
+    without = compare_table(RUNS[:2], "pamfn", "tableI", "fisv", numeric=True)
+    assert np.isnan(without.loc["C3D+SVR", ("TES", "last")])
 
 
 def test_side_by_side_keeps_reported_only_methods():

@@ -28,7 +28,7 @@ import pandas as pd
 from .. import tables
 from ..data.registry import get_spec
 from ..models.base import get_variant, variants
-from ..report import reproduced_rows, side_by_side
+from ..report import fit_rows, reproduced_rows, side_by_side
 from ..train import RunConfig, RunResult, load_data, run
 
 TRAINING_SCALES: dict[str, dict[str, Any]] = {
@@ -147,12 +147,19 @@ def alignment_to_truth(results: Sequence[RunResult], *, label: dict[str, str] | 
 
 
 def compare_table(results: Sequence[RunResult], paper: str, table: str, dataset: str,
-                  *, numeric: bool = False) -> pd.DataFrame:
-    """The paper's table beside our runs: rows in the paper's order, per target reported / papers / last."""
+                  *, numeric: bool = False, fits: Sequence[dict] = (), fit_label: str = "C3D+SVR") -> pd.DataFrame:
+    """The paper's table beside our runs: rows in the paper's order, per target reported / papers / last.
+
+    ``fits`` are closed-form fits (dicts from :func:`aqa_lib.models.baselines.pooled_svr`, one per target and
+    seed); they fill the row labelled ``fit_label`` (the papers' "C3D+SVR"), with the same number under both
+    protocols (:func:`aqa_lib.report.fit_rows`).
+    """
     # Every registered variant maps to its paper row label (baselines such as ``gdlt`` appear in every
     # paper's comparison tables).
     labels = {name: v.reported_method or name for name, v in variants().items()}
     ours = reproduced_rows(results, method=lambda r: labels.get(r.config.model, r.config.model))
+    if fits:
+        ours = pd.concat([ours, fit_rows(fits, method=fit_label)], ignore_index=True)
     ds = get_spec(dataset).name
     ours = ours[ours["dataset"] == ds]
     try:

@@ -691,7 +691,8 @@ def pooled_svr(data: Any, modalities: Sequence[str] | str = ("rgb",), seed: int 
 
     Returns a dict: ``spearman`` and ``mse`` on the test split (MSE on the original score scale),
     ``test_pred`` / ``test_true`` (original scale), ``best_params`` (C, gamma), ``cv_mse`` (best CV MSE on
-    z-scored labels), ``n_features``, ``modalities``, ``dataset``, ``target``, ``provenance``.
+    z-scored labels), ``n_features``, ``modalities``, ``dataset``, ``target``, ``seed``, ``provenance`` (the dict
+    :func:`aqa_lib.experiments.compare_table` takes as ``fits``).
     """
     from sklearn.model_selection import GridSearchCV, KFold
     from sklearn.pipeline import make_pipeline
@@ -730,7 +731,7 @@ def pooled_svr(data: Any, modalities: Sequence[str] | str = ("rgb",), seed: int 
     true = np.asarray(data.test.labels, dtype=np.float64)
     return {
         "method": "C3D+SVR-style pooled SVR",
-        "dataset": data.dataset, "target": data.target, "modalities": mods,
+        "dataset": data.dataset, "target": data.target, "modalities": mods, "seed": seed,
         "spearman": spearman(pred, true),
         "mse": mse_metric(pred, true, norm=data.norm),
         "test_pred": pred * data.norm,

@@ -1,0 +1,96 @@
+"""Real-data check: GDLT, PAMFN's RGB branch and LMAC-Net's RGB-only row on the released Fis-V VST features.
+
+    python benchmarks/real_fisv_rgb.py --data-root /data/fisv/vst_fp16 [--models gdlt pamfn_rgb]
+        [--targets TES PCS] [--seeds 0 1 2] [--threads 1] [--list]
+
+Every job is the paper-scale :class:`~aqa_lib.train.RunConfig` the notebooks use (``source="real"``), run
+through :func:`aqa_lib.train.run`, so results are cached under ``$AQA_CACHE_DIR`` and a second call only
+reads them (a killed job resumes from its checkpoint). ``--list`` prints the jobs as JSON lines instead,
+one ``python -m aqa_lib.train`` job each, for a sweep engine. The script prints one row per run (both
+protocols, seconds per epoch) and a mean ± std per model and target beside the numbers the papers report
+on exactly these features; it asserts nothing.
+
+Jobs (the data README lists the reported numbers):
+- ``gdlt``: GDLT with padded segments masked out of its attention (our default).
+- ``gdlt_unmasked``: GDLT as the official code runs it, attending to the zero padding (``use_mask=False``).
+- ``pamfn_rgb``: PAMFN's RGB branch trained alone (stage 1; PAMFN Table IV's RGB row).
+- ``lmac_rgb``: LMAC-Net's RGB-only variant (LMAC Table 7).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Callable
+
+import pandas as pd
+import torch
+
+from aqa_lib.experiments.baselines import baseline_config
+from aqa_lib.experiments.lmac import lmac_config
+from aqa_lib.experiments.pamfn import stage1_config
+from aqa_lib.train import RunConfig, run
+
+REPORTED = {"gdlt": (0.685, 0.820), "gdlt_unmasked": (0.685, 0.820), "pamfn_rgb": (0.665, 0.823),
+            "lmac_rgb": (0.559, 0.677)}
+"""(TES, PCS) test Spearman each paper reports on these features (GDLT: its own paper, via PAMFN Table I)."""
+
+JOBS: dict[str, Callable[..., RunConfig]] = {
+    "gdlt": lambda target, seed, root: baseline_config("gdlt", "fisv", target, scale="paper", seed=seed,
+                                                      source="real", data_root=root),
+    "gdlt_unmasked": lambda target, seed, root: baseline_config("gdlt", "fisv", target, scale="paper", seed=seed,
+                                                               source="real", data_root=root, use_mask=False),
+    "pamfn_rgb": lambda target, seed, root: stage1_config("rgb", "fisv", target, scale="paper", seed=seed,
+                                                          source="real", data_root=root),
+    "lmac_rgb": lambda target, seed, root: lmac_config("lmac/table7/rgb", "fisv", target, scale="paper", seed=seed,
+                                                       source="real", data_root=root),
+}
+
+
+def _std(v: float) -> str:
+    return "" if math.isnan(v) else f" ± {v:.3f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-root", required=True, help="folder of the GDLT-format Fis-V VST features")
+    parser.add_argument("--models", nargs="+", default=list(JOBS), choices=list(JOBS))
+    parser.add_argument("--targets", nargs="+", default=["TES", "PCS"], choices=["TES", "PCS"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = leave as is)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    parser.add_argument("--list", action="store_true", help="print the jobs as JSON lines and exit")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    jobs = [(m, t, s, JOBS[m](t, s, args.data_root).replace(device=args.device))
+            for m in args.models for s in args.seeds for t in args.targets]
+    if args.list:
+        for *_, config in jobs:
+            print(json.dumps(config.to_dict()))
+        return
+    rows = []
+    for model, target, seed, config in jobs:
+        result = run(config, progress=False)
+        s = result.summary
+        rows.append({"job": model, "target": target, "seed": seed, "papers": s["papers_spearman"],
+                     "papers_epoch": s["papers_epoch"], "last": s["last_spearman"],
+                     "s/epoch": s["seconds_per_epoch"], "cached": result.cached})
+        print(pd.DataFrame(rows[-1:]).to_string(index=False, header=len(rows) == 1, float_format="%.3f"),
+              flush=True)
+    frame = pd.DataFrame(rows)
+    agg = frame.groupby(["job", "target"], sort=False).agg(
+        n=("seed", "count"), papers_mean=("papers", "mean"), papers_std=("papers", "std"),
+        last_mean=("last", "mean"), last_std=("last", "std"), s_per_epoch=("s/epoch", "mean")).reset_index()
+    agg["reported"] = [REPORTED[j][0 if t == "TES" else 1] for j, t in zip(agg["job"], agg["target"], strict=True)]
+    print("\nREAL Fis-V VST RGB features, test Spearman (papers = best test epoch; last = final epoch), "
+          "mean ± std over seeds:")
+    for r in agg.itertuples():
+        print(f"  {r.job:14s} {r.target}  n={r.n}  papers {r.papers_mean:.3f}{_std(r.papers_std)}  "
+              f"last {r.last_mean:.3f}{_std(r.last_std)}  reported {r.reported:.3f}  "
+              f"{r.s_per_epoch:.1f} s/epoch")
+
+
+if __name__ == "__main__":
+    main()
