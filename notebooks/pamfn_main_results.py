@@ -65,12 +65,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from aqa_lib.experiments import baseline_config, compare_table, pamfn_config, targets_for, variant_modalities
+from aqa_lib.experiments import (
+    COMPARISON_BASELINES,
+    compare_table,
+    comparison_runs,
+    describe_variants,
+    targets_for,
+)
 from aqa_lib.models.base import variants
-from aqa_lib.models.baselines import pooled_svr
 from aqa_lib.notebook import check_params, save_figure, show_table
 from aqa_lib.tables import reported, row_labels
-from aqa_lib.train import load_data, run
 
 torch.set_num_threads(1)  # one thread is much faster than several on small, busy CPUs
 params = check_params(
@@ -81,36 +85,24 @@ params = check_params(
 scale, device, dataset = params["scale"], params["device"], params["dataset"]
 suffix = "_real" if source == "real" else ""  # figures of real-data runs never overwrite the synthetic ones
 targets = targets_for(dataset, target)
-available = set(load_data(pamfn_config("pamfn", dataset, targets[0], scale=scale, source=source,
-                                       data_root=data_root)).modalities)
-full_model = set(variant_modalities("pamfn", dataset)) <= available
-if not full_model and "rgb" not in available:
-    raise ValueError(f"This data has modalities {sorted(available)}: neither the full model (RGB, flow, audio) "
-                     "nor the RGB-only models can run on it.")
-pamfn_model = "pamfn" if full_model else "pamfn/branch/rgb"
-baselines = [b for b in ("gdlt", "joint_va", "msaf", "umt") if set(variant_modalities(b, dataset)) <= available]
-skipped = [b for b in ("gdlt", "joint_va", "msaf", "umt") if b not in baselines]
-print(f"modalities in the data: {sorted(available)} → training {[pamfn_model, *baselines]} and the pooled SVR")
-if skipped:
-    print(f"skipped (need modalities this data lacks): {skipped}")
-pd.DataFrame({"paper row": [variants()[n].reported_method for n in [pamfn_model, *baselines]],
-              "what it is": [variants()[n].description for n in [pamfn_model, *baselines]]},
-             index=[pamfn_model, *baselines])
 
 # %% [markdown]
 # ## Train every model on every target
 # One run per model, target and seed, cached per configuration, data and code (a re-run trains nothing; the
-# two-stage PAMFN caches its stage-1 branches too). At `smoke` scale (tiny models, two epochs per stage) the
-# numbers only show that everything runs.
+# two-stage PAMFN caches its stage-1 branches too). On RGB-only data PAMFN's RGB branch replaces PAMFN, and
+# the multimodal methods that need flow or audio are skipped. At `smoke` scale (tiny models, two epochs per
+# stage) the numbers only show that everything runs.
 
 # %%
-common = dict(scale=scale, source=source, data_root=data_root, device=device, epochs=epochs or None)
-configs = [pamfn_config(pamfn_model, dataset, t, seed=s, **common) for t in targets for s in seeds]
-configs += [baseline_config(b, dataset, t, seed=s, **common) for b in baselines for t in targets for s in seeds]
-results = [run(c, progress=True) for c in configs]
-provenance = results[0].meta["provenance"]
+comparison = comparison_runs(["pamfn", *COMPARISON_BASELINES], dataset=dataset, targets=targets, seeds=seeds,
+                             scale=scale, source=source, data_root=data_root, device=device, epochs=epochs or None)
+results, svr, provenance = comparison.results, comparison.fits, comparison.provenance
+full_model = "pamfn" in comparison.trained
 print(provenance)
-print(f"{len(results)} runs, {sum(r.cached for r in results)} from the cache")
+print(f"trained {comparison.trained}; {len(results)} runs, {sum(r.cached for r in results)} from the cache")
+if comparison.skipped:
+    print(f"skipped (need modalities this data lacks): {comparison.skipped}")
+describe_variants({n: variants()[n].reported_method for n in comparison.trained})
 
 # %% [markdown]
 # ## The C3D+SVR row: a pooled-feature SVR
@@ -118,8 +110,6 @@ print(f"{len(results)} runs, {sum(r.cached for r in results)} from the cache")
 # the cross-validation picked.
 
 # %%
-svr = [pooled_svr(load_data(baseline_config("gdlt", dataset, t, seed=s, **common)), "rgb", seed=s)
-       for t in targets for s in seeds]
 svr_frame = pd.DataFrame([{"target": r["target"], "seed": r["seed"], "spearman": r["spearman"],
                            "C": r["best_params"]["C"], "gamma × n_features": r["best_params"]["gamma"] * r["n_features"]}
                           for r in svr])
@@ -251,9 +241,9 @@ plt.show()
 
 # %%
 # Checks that hold at every scale and for both sources (nbval runs this notebook at smoke scale in CI).
-assert len(results) == (1 + len(baselines)) * len(targets) * len(seeds)
-assert "gdlt" in baselines and all(np.isfinite(r.summary["last_spearman"]) for r in results)
-assert all(np.isfinite(r["spearman"]) for r in svr)
+assert len(results) == len(comparison.trained) * len(targets) * len(seeds)
+assert "gdlt" in comparison.trained and all(np.isfinite(r.summary["last_spearman"]) for r in results)
+assert len(svr) == len(targets) * len(seeds) and all(np.isfinite(r["spearman"]) for r in svr)
 for frame, table_id in ((table1, "tableI"), (table2, "tableII")):
     rep = reported("pamfn", table_id)
     assert set(frame.index) == set(rep.loc[rep["dataset"] == dataset, "method"]), table_id

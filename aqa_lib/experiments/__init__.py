@@ -20,6 +20,7 @@ settings (:mod:`aqa_lib.experiments.lmac`, ...), registered in :data:`CONFIG_BUI
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -73,6 +74,77 @@ def table_variants(paper: str, table: str) -> dict[str, str]:
 def variant_modalities(name: str, dataset: str) -> tuple[str, ...]:
     """The modalities a registered variant reads (its ``modalities`` override, else all of the dataset's)."""
     return tuple(get_variant(name).overrides.get("modalities") or get_spec(dataset).modalities)
+
+
+RGB_ONLY = {"lmac": "lmac/table7/rgb", "pamfn": "pamfn/branch/rgb"}
+"""A multimodal model's RGB-only variant, trained instead of it on RGB-only data (the real Fis-V release)."""
+COMPARISON_BASELINES = ("gdlt", "joint_va", "msaf", "umt")
+"""The re-implemented competitors of the papers' main comparison tables (besides the pooled SVR)."""
+
+
+def builder_for(variant: str) -> Callable[..., RunConfig]:
+    """The run-configuration builder that trains ``variant`` (``lmac/...`` → LMAC's, ``gdlt`` → baselines')."""
+    head = variant.split("/")[0]
+    if head in CONFIG_BUILDERS and head != "baselines":
+        return CONFIG_BUILDERS[head]
+    from ..models.baselines import BASELINE_VARIANTS
+
+    if variant in BASELINE_VARIANTS:
+        return CONFIG_BUILDERS["baselines"]
+    get_variant(variant)  # unknown names get the registry's error listing the known ones
+    raise ValueError(f"No experiment settings train {variant!r}; known families: {', '.join(CONFIG_BUILDERS)}.")
+
+
+@dataclass
+class Comparison:
+    """What :func:`comparison_runs` trained: runs, pooled-SVR fits, and which models ran or were skipped."""
+
+    results: list[RunResult]
+    fits: list[dict[str, Any]]
+    trained: list[str]
+    skipped: list[str]
+    substituted: dict[str, str]
+    provenance: str
+
+
+def comparison_runs(models: Sequence[str], *, dataset: str, targets: Sequence[str], seeds: Sequence[int],
+                    scale: str, source: str = "synthetic", data_root: str = "", device: str = "cpu",
+                    epochs: int | None = None, svr: bool = True, progress: bool = True) -> Comparison:
+    """Train (or fetch from the cache) the models of a main comparison table, plus the pooled-feature SVR.
+
+    Each model in ``models`` (registered names, e.g. ``["pamfn", *COMPARISON_BASELINES]``) is trained with
+    its own paper's settings (:func:`builder_for`) on every target and seed. A model needing modalities the
+    data lacks is replaced by its RGB-only variant (:data:`RGB_ONLY`) when it has one and the data has RGB,
+    else skipped. With ``svr`` the C3D+SVR row is fitted on the RGB features (one fit per target and seed:
+    the seed shuffles its cross-validation folds). Pass ``Comparison.results`` and ``Comparison.fits`` to
+    :func:`compare_table`. A ValueError names the available modalities when nothing can run.
+    """
+    from ..models.baselines import pooled_svr
+
+    common = dict(scale=scale, source=source, data_root=data_root, device=device, epochs=epochs)
+    probe = builder_for(models[0])(models[0], dataset, targets[0], scale=scale, source=source, data_root=data_root)
+    available = set(load_data(probe).modalities)
+    trained, skipped, substituted = [], [], {}
+    for m in models:
+        if set(variant_modalities(m, dataset)) <= available:
+            trained.append(m)
+        elif m in RGB_ONLY and "rgb" in available:
+            trained.append(RGB_ONLY[m])
+            substituted[m] = RGB_ONLY[m]
+        else:
+            skipped.append(m)
+    if not trained and not (svr and "rgb" in available):
+        raise ValueError(f"None of {list(models)} can run on modalities {sorted(available)}.")
+    results = [run(builder_for(n)(n, dataset, t, seed=s, **common), progress=progress)
+               for n in trained for t in targets for s in seeds]
+    fits = []
+    if svr and "rgb" in available:
+        for t in targets:
+            data = load_data(builder_for(models[0])(models[0], dataset, t, scale=scale, source=source,
+                                                    data_root=data_root))
+            fits += [pooled_svr(data, "rgb", seed=s) for s in seeds]
+    provenance = (results[0].meta["provenance"] if results else fits[0]["provenance"])
+    return Comparison(results, fits, trained, skipped, substituted, provenance)
 
 
 def run_table(paper: str, table: str, *, dataset: str, targets: Sequence[str], seeds: Sequence[int],
@@ -154,9 +226,12 @@ def compare_table(results: Sequence[RunResult], paper: str, table: str, dataset:
     seed); they fill the row labelled ``fit_label`` (the papers' "C3D+SVR"), with the same number under both
     protocols (:func:`aqa_lib.report.fit_rows`).
     """
-    # Every registered variant maps to its paper row label (baselines such as ``gdlt`` appear in every
-    # paper's comparison tables).
-    labels = {name: v.reported_method or name for name, v in variants().items()}
+    # A variant of this paper maps to its row label. Of another paper's variants only the whole methods
+    # (top-level names such as ``gdlt`` or ``pamfn``, which appear in every paper's comparison tables) keep
+    # their label; ablation variants keep their registered name, so that e.g. PAMFN's "RGB" branch never
+    # lands in LMAC-Net's "RGB" row.
+    labels = {name: (v.reported_method or name) if (v.paper == paper or "/" not in name) else name
+              for name, v in variants().items()}
     ours = reproduced_rows(results, method=lambda r: labels.get(r.config.model, r.config.model))
     if fits:
         ours = pd.concat([ours, fit_rows(fits, method=fit_label)], ignore_index=True)
@@ -178,5 +253,7 @@ from .baselines import baseline_config  # noqa: E402
 from .lmac import lmac_config  # noqa: E402
 from .pamfn import pamfn_config  # noqa: E402
 
-__all__ = ["CONFIG_BUILDERS", "TRAINING_SCALES", "alignment_to_truth", "baseline_config", "compare_table",
-           "config_builder", "describe_variants", "lmac_config", "pamfn_config", "run_table", "table_variants", "targets_for", "variant_modalities"]
+__all__ = ["COMPARISON_BASELINES", "CONFIG_BUILDERS", "RGB_ONLY", "TRAINING_SCALES", "Comparison",
+           "alignment_to_truth", "baseline_config", "builder_for", "compare_table", "comparison_runs",
+           "config_builder", "describe_variants", "lmac_config", "pamfn_config", "run_table", "table_variants",
+           "targets_for", "variant_modalities"]
