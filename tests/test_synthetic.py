@@ -22,7 +22,7 @@ def _load(dataset: str, target: str, **kw):
 def test_fisv_smoke_uses_real_labels_lengths_and_dims():
     data = _load("fisv", "TES")
     assert data.source == "synthetic" and data.is_synthetic
-    assert data.provenance.startswith("SYNTHETIC data (embedded generator v1, scale=smoke, seed=0): real Fis-V")
+    assert data.provenance.startswith("SYNTHETIC data (embedded generator v2, scale=smoke, seed=0): real Fis-V")
     assert data.modalities == {"rgb": 1024, "flow": 1024, "audio": 768}
     assert (len(data.train), len(data.test)) == (SMOKE_TRAIN, SMOKE_TEST)
     lengths = packaged_fisv_lengths()
@@ -129,6 +129,14 @@ def test_rgb_background_resembles_real_vst_statistics():
     assert 22 < np.linalg.norm(x, axis=1).mean() < 28  # real: 25
     total_var = x.var(axis=0).sum()
     assert 100 < total_var < 170  # real: 126.7
+
+
+def test_flow_noise_is_an_amplitude_not_a_per_dimension_std():
+    """Generator v2: flow = background (total variance 60) + white noise of norm 12 (variance 144), so the
+    element signal (norm 2.5) is not drowned; v1's per-dimension std of 2 gave a total variance above 4000."""
+    data = _load("fisv", "TES")
+    total_var = np.concatenate(data.train.features["flow"]).var(axis=0).sum()
+    assert 150 < total_var < 280, total_var
 
 
 def test_unknown_scale_target_and_modality():
