@@ -345,12 +345,13 @@ def _valid_index(index: Sequence[int], n: int) -> list[int]:
 
 
 def train(config: RunConfig, *, data: AQAData | None = None, progress: bool = False, key: str | None = None,
-          checkpoint_every_s: float = 60.0,
+          checkpoint_every_s: float = 60.0, keep_checkpoint: bool = False,
           on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None) -> RunResult:
     """Train one run from scratch (or from its checkpoint, if a killed run left one) and return its result.
 
     Prefer :func:`run`, which adds the results cache. ``on_epoch_end(epoch, row)`` is called after each
-    epoch's evaluation (tests use it to simulate a kill).
+    epoch's evaluation (tests use it to simulate a kill). A finished run deletes its checkpoint unless
+    ``keep_checkpoint`` (:func:`run` keeps it until the result is safely cached, then deletes it).
     """
     data = data if data is not None else load_data(config)
     key = key or run_key(config, data)
@@ -534,6 +535,8 @@ def train(config: RunConfig, *, data: AQAData | None = None, progress: bool = Fa
         "wall_seconds": time.perf_counter() - t_start,
     }
     result = RunResult(config, key, summary, hist, arrays, meta)
+    if not keep_checkpoint:
+        ckpt.unlink(missing_ok=True)
     if config.save_weights:
         result.state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     return result
@@ -573,7 +576,7 @@ def run(config: RunConfig, *, use_cache: bool = True, progress: bool = False) ->
             meta, arrays = hit
             return RunResult(RunConfig.from_dict(meta["config"]), key, meta["summary"],
                              pd.DataFrame(meta["history"]), arrays, meta["meta"], cached=True)
-    result = train(config, data=data, progress=progress, key=key)
+    result = train(config, data=data, progress=progress, key=key, keep_checkpoint=use_cache)
     if use_cache:
         cache.save(key, {"config": config.to_dict(), "summary": result.summary,
                          "history": result.history.to_dict(orient="list"), "meta": result.meta}, result.arrays,

@@ -114,6 +114,26 @@ def test_killed_run_leaves_no_entry_and_resumes_identically():
     assert epochs_seen == [2, 3, 4]  # killed during epoch 2, before its checkpoint: epoch 2 is redone
     assert np.allclose(resumed.history["test_spearman"], reference.history["test_spearman"])
     assert np.array_equal(resumed.arrays["test_pred_last"], reference.arrays["test_pred_last"])
+    assert not cache.checkpoint_path(key).exists()  # a finished train() leaves no checkpoint to resume from
+
+
+def test_run_keeps_the_checkpoint_until_cached(monkeypatch):
+    cfg = _config(epochs=3)
+    seen = {}
+    real_save = cache.save
+
+    def save(key, *args, **kwargs):
+        seen["checkpoint_at_save"] = cache.checkpoint_path(key).exists()
+        return real_save(key, *args, **kwargs)
+
+    import aqa_lib.train as engine
+
+    real_train = engine.train
+    monkeypatch.setattr(cache, "save", save)
+    monkeypatch.setattr(engine, "train", lambda *a, **k: real_train(*a, **{**k, "checkpoint_every_s": 0.0}))
+    result = run(cfg)
+    assert seen["checkpoint_at_save"] is True  # a kill before the cache write still finds the checkpoint
+    assert not cache.checkpoint_path(result.key).exists()
 
 
 def test_corrupt_entry_is_recomputed():
