@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from aqa_lib.models.base import ModelOutput, count_parameters, create_model, get_variant, variants
-from aqa_lib.models.blocks import attention_center
+from aqa_lib.models.blocks import QueryDecoder, attention_center, relative_position_code
 from aqa_lib.models.lmac import FUSIONS, SCORINGS, LMACNet, build_lmac, two_level_score
 from aqa_lib.tables import reported
 
@@ -252,3 +252,33 @@ def test_centre_layers_switch():
 
 def test_option_lists_match_the_paper_tables():
     assert len(FUSIONS) == 7 and len(SCORINGS) == 7
+
+
+def test_relative_position_code_is_relative_and_masked_lengths_count():
+    mask = torch.tensor([[True] * 12, [True] * 4 + [False] * 8])
+    code = relative_position_code(mask, 16)
+    assert code.shape == (2, 12, 16)
+    # segment 1 of 4 and segment 4 of 12 (0-based) sit at the same relative place, 3/8: the same code
+    assert torch.allclose(code[1, 1], code[0, 4], atol=1e-5)
+    assert not torch.allclose(code[0, 0], code[0, 11])
+
+
+def test_key_position_lets_queries_separate_on_time_constant_features():
+    """On features identical at every time step, content-only attention is uniform; position codes are not."""
+    torch.manual_seed(0)
+    x = torch.randn(1, 1, 32).expand(2, 40, 32).contiguous()
+    none = QueryDecoder(32, n_queries=4, d_model=16, d_ffn=16, n_heads=2, dropout=0.0).eval()
+    sine = QueryDecoder(32, n_queries=4, d_model=16, d_ffn=16, n_heads=2, dropout=0.0, key_position="sine").eval()
+    with torch.no_grad():
+        sine.patterns.normal_()  # distinct queries, as after training
+        none.patterns.copy_(sine.patterns)
+        _, maps_none = none(x)
+        _, maps_sine = sine(x)
+    centres_none = attention_center(maps_none[-1])
+    assert torch.allclose(centres_none, torch.full_like(centres_none, 20.5), atol=1e-4)  # (T + 1) / 2
+    centres_sine = attention_center(maps_sine[-1])
+    assert (centres_sine.max(1).values - centres_sine.min(1).values > 0.5).all()
+    with pytest.raises(ValueError, match="key_position"):
+        QueryDecoder(32, key_position="learned")
+    model = create_model("lmac", in_dims={"rgb": 32}, d_model=16, d_ffn=16, n_heads=2, key_position="sine")
+    assert all(enc.key_position == "sine" for enc in model.encoders.values())

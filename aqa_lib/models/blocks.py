@@ -48,11 +48,14 @@ class QueryDecoderLayer(nn.Module):
         """The learnable temperature τ (kept positive through its logarithm)."""
         return self.log_tau.exp()
 
-    def forward(self, x: Tensor, state: Tensor, patterns: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
-        """x ``[B, T, D_in]``, state ``[B, K, d]``, patterns ``[K, d]``, mask ``[B, T]`` → state, attention
-        ``[B, T, K]``."""
+    def forward(self, x: Tensor, state: Tensor, patterns: Tensor, mask: Tensor | None,
+                key_position: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """x ``[B, T, D_in]``, state ``[B, K, d]``, patterns ``[K, d]``, mask ``[B, T]``, optional position
+        code added to the keys ``[B, T, d]`` → state, attention ``[B, T, K]``."""
         q = self.w_q(state + patterns)  # [B, K, d]
         k = self.w_k(x)  # [B, T, d]
+        if key_position is not None:
+            k = k + key_position
         v = self.w_v(x)
         logits = torch.einsum("btd,bkd->btk", k, q) / self.d_model / self.tau
         if mask is not None:
@@ -67,20 +70,48 @@ class QueryDecoderLayer(nn.Module):
         return state, attn
 
 
+KEY_POSITIONS = ("none", "sine")
+"""Position codes the decoder can add to its keys (:func:`relative_position_code`)."""
+
+
+def relative_position_code(mask: Tensor, d_model: int) -> Tensor:
+    """Sinusoidal code of each segment's *relative* position ``(t + 0.5) / length`` in its video: ``[B, T, d]``.
+
+    Frequencies grow geometrically from 1/2 to 32 cycles per video, a sine and a cosine each; relative rather
+    than absolute positions, so a training crop and a whole routine use the same code for "start" and "end".
+    """
+    lengths = mask.sum(dim=1, keepdim=True).clamp(min=1).to(torch.float32)  # [B, 1]
+    t = torch.arange(mask.shape[1], device=mask.device, dtype=torch.float32)[None]
+    pos = (t + 0.5) / lengths  # [B, T]
+    n_freq = (d_model + 1) // 2
+    freqs = torch.logspace(-1.0, 5.0, n_freq, base=2.0, device=mask.device)  # 0.5 .. 32 cycles per video
+    angles = 2 * torch.pi * pos[..., None] * freqs  # [B, T, n_freq]
+    return torch.cat([angles.sin(), angles.cos()], dim=-1)[..., :d_model]
+
+
 class QueryDecoder(nn.Module):
     """K learnable queries attending over a ``[B, T, D_in]`` sequence through ``n_layers`` TPT layers.
 
     Returns the final query features ``[B, K, d]`` and the list of per-layer attention maps ``[B, T, K]``.
     Stacking two such decoders with two layers each (LMAC-Net §4.3) is ``n_layers=4`` with self-attention in
     the first layer of each stacked decoder: pass ``self_attention_every=2``.
+
+    ``key_position``: ``"none"`` (TPT's official decoder and LMAC-Net's text: attention is content-only) or
+    ``"sine"`` (ours, a switch: :func:`relative_position_code` is added to every layer's keys). Content-only
+    attention can order its queries in time only where the features themselves change over a routine; on
+    features whose statistics do not depend on the time (such as the synthetic backgrounds) the ranking loss
+    then cannot be met, and the queries' centres collapse onto one point.
     """
 
     def __init__(self, in_dim: int, *, n_queries: int = 5, d_model: int = 512, d_ffn: int = 512,
                  n_layers: int = 2, n_heads: int = 8, dropout: float = 0.1, tau_init: float = 0.07,
-                 self_attention_every: int | None = None) -> None:
+                 self_attention_every: int | None = None, key_position: str = "none") -> None:
         super().__init__()
         if n_layers < 1 or n_queries < 1:
             raise ValueError("QueryDecoder needs at least one layer and one query.")
+        if key_position not in KEY_POSITIONS:
+            raise ValueError(f"Unknown key_position={key_position!r}; valid values: {', '.join(KEY_POSITIONS)}.")
+        self.key_position = key_position
         every = self_attention_every or n_layers
         self.patterns = nn.Parameter(torch.randn(n_queries, d_model) * 0.02)
         self.layers = nn.ModuleList(
@@ -93,9 +124,13 @@ class QueryDecoder(nn.Module):
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> tuple[Tensor, list[Tensor]]:
         state = x.new_zeros(x.shape[0], self.n_queries, self.d_model)
+        code = None
+        if self.key_position == "sine":
+            valid = mask if mask is not None else x.new_ones(x.shape[:2], dtype=torch.bool)
+            code = relative_position_code(valid, self.d_model).to(x.dtype)
         maps = []
         for layer in self.layers:
-            state, attn = layer(x, state, self.patterns, mask)
+            state, attn = layer(x, state, self.patterns, mask, code)
             maps.append(attn)
         return state, maps
 

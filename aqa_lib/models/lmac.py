@@ -341,6 +341,9 @@ class LMACNet(nn.Module):
         n_heads: heads of every multi-head attention (paper: 8).
         dropout: 0.1 (RG) / 0.2 (Fis-V) in the paper.
         tau_init: initial cross-attention temperature τ (paper: 0.07).
+        key_position: ``"none"`` (the paper, TPT's code: content-only attention) or ``"sine"`` (ours, a switch:
+            a relative-position code added to the keys, so queries can take their places in time even where
+            the features' statistics do not change over a routine; see :class:`~aqa_lib.models.blocks.QueryDecoder`).
         encoder: ``"mlqe"`` (the paper's) or ``"pooled"`` (Table 5 baseline: per-modality mean over the real
             segments, concatenated, scored by the one-stage head; no attention, so no feature-level losses).
         fusion: one of :data:`FUSIONS` (see :class:`Fusion`; paper: ``"concat"``).
@@ -371,6 +374,7 @@ class LMACNet(nn.Module):
         n_heads: int = 8,
         dropout: float = 0.1,
         tau_init: float = 0.07,
+        key_position: str = "none",
         encoder: str = "mlqe",
         fusion: str = "concat",
         alignment: str = "none",
@@ -416,7 +420,7 @@ class LMACNet(nn.Module):
         self.encoders = nn.ModuleDict({
             m: QueryDecoder(dim, n_queries=n_queries, d_model=d_model, d_ffn=d_ffn, n_layers=n_layers,
                             n_heads=n_heads, dropout=dropout, tau_init=tau_init,
-                            self_attention_every=self_attention_every)
+                            self_attention_every=self_attention_every, key_position=key_position)
             for m, dim in self.in_dims.items()
         })
         self.alignment = (
