@@ -150,8 +150,12 @@ def comparison_runs(models: Sequence[str], *, dataset: str, targets: Sequence[st
 def run_table(paper: str, table: str, *, dataset: str, targets: Sequence[str], seeds: Sequence[int],
               scale: str, source: str = "synthetic", data_root: str = "", device: str = "cpu",
               epochs: int | None = None, only: Sequence[str] | None = None, progress: bool = True,
-              record_keys: Sequence[str] = (), final_keys: Sequence[str] = ()) -> list[RunResult]:
+              record_keys: Sequence[str] = (), final_keys: Sequence[str] = (),
+              model_kwargs: dict[str, Any] | None = None) -> list[RunResult]:
     """Train (or fetch from the cache) every variant of one ablation table × target × seed.
+
+    ``model_kwargs`` go to every variant's model builder on top of its own settings (e.g.
+    ``{"key_position": "sine"}`` for every LMAC-Net row); they are part of each run's config and cache key.
 
     Variants needing a modality the data does not have (e.g. flow and audio with the real Fis-V release,
     which is RGB only) are skipped with a printed note; if none is left, a ValueError says which are
@@ -170,7 +174,7 @@ def run_table(paper: str, table: str, *, dataset: str, targets: Sequence[str], s
     if not runnable:
         raise ValueError(f"No variant of {paper} {table} can run on modalities {sorted(available)}.")
     configs = [build(n, dataset, t, scale=scale, seed=s, source=source, data_root=data_root, device=device,
-                           epochs=epochs, record_keys=record_keys, final_keys=final_keys)
+                     epochs=epochs, record_keys=record_keys, final_keys=final_keys, **(model_kwargs or {}))
                for n in runnable for t in targets for s in seeds]
     return [run(c, progress=progress) for c in configs]
 
