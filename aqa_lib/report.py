@@ -144,3 +144,18 @@ def plot_bars(ax, frame: pd.DataFrame, *, numbers: Sequence[str] = ("reported", 
                  color=NUMBER_COLOURS.get(col))
     (ax.axvline if horizontal else ax.axhline)(0, color="0.5", lw=0.6)
     ax.legend(title="number", fontsize=8)
+
+
+def plot_overview(ax, groups: Sequence[pd.DataFrame], *,
+                  numbers: Sequence[str] = ("reported", "papers", "last")) -> pd.DataFrame:
+    """Horizontal grouped bars for a main comparison table: ``groups`` (frames with ``numbers`` columns, e.g.
+    unimodal methods, multimodal methods, ours) stacked top to bottom in order, dotted lines between groups,
+    method names as tick labels, legend outside the axes. Returns the stacked frame."""
+    overview = pd.concat(list(groups))
+    n = len(overview)
+    plot_bars(ax, overview.iloc[::-1], numbers=numbers, horizontal=True)
+    for boundary in np.cumsum([len(g) for g in groups[:-1]]):
+        ax.axhline(n - boundary - 0.5, color="0.3", lw=0.7, ls=":")
+    ax.set_yticks(np.arange(n), list(overview.index[::-1]), fontsize=8)
+    ax.legend(title="number", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return overview

@@ -64,6 +64,7 @@ import pandas as pd
 from aqa_lib.experiments import compare_table, comparison_runs, describe_variants, targets_for
 from aqa_lib.models.base import variants
 from aqa_lib.notebook import check_params, save_figure, show_table
+from aqa_lib.report import plot_overview
 from aqa_lib.tables import reported
 
 params = check_params(
@@ -175,18 +176,9 @@ num_rgb = rgb_only_table(numeric=True)
 groups = [num2.drop(index=["LMAC-Net"]),  # unimodal competitors
           num3.drop(index=["LMAC-Net"]),  # multimodal competitors
           pd.concat([num3.loc[["LMAC-Net"]], num_rgb.loc[["PAMFN, RGB branch", "LMAC-Net, RGB only"]]])]
-overview = pd.concat(groups)[avg]
 fig, ax = plt.subplots(figsize=(8.5, 4.2))
-y = np.arange(len(overview))[::-1]
-colours = {"reported": "0.65", "papers": "tab:blue", "last": "tab:orange"}
-for i, col in enumerate(["reported", "papers", "last"]):
-    ax.barh(y + (1 - i) * 0.27, overview[col].to_numpy(dtype=float), 0.27, label=col, color=colours[col])
-for boundary in np.cumsum([len(g) for g in groups[:-1]]):
-    ax.axhline(len(overview) - boundary - 0.5, color="0.3", lw=0.7, ls=":")
-ax.set_yticks(y, list(overview.index), fontsize=8)
-ax.axvline(0, color="0.5", lw=0.6)
+overview = plot_overview(ax, [g[avg] for g in groups])
 ax.set_xlabel(f"Spearman ρ ({avg})")
-ax.legend(title="number", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
 ax.set_title(f"Tables 2–3 on {dataset}: unimodal methods, multimodal methods, LMAC-Net", fontsize=10)
 fig.tight_layout()
 save_figure(fig, f"lmac_tables2_3_{dataset}{suffix}", provenance=f"grey: reported (papers' data); ours: {provenance}")

@@ -74,6 +74,7 @@ from aqa_lib.experiments import (
 )
 from aqa_lib.models.base import variants
 from aqa_lib.notebook import check_params, save_figure, show_table
+from aqa_lib.report import plot_overview
 from aqa_lib.tables import reported, row_labels
 
 torch.set_num_threads(1)  # one thread is much faster than several on small, busy CPUs
@@ -210,18 +211,9 @@ labels2 = [m for m in num2.index if m in set(table2.index) and m != "PAMFN"]
 groups = [num1.loc[labels1],  # AQA methods
           num2.loc[labels2],  # multimodal methods from other tasks
           pd.concat([num1.loc[["PAMFN"]], num4.loc[["RGB"]].rename(index={"RGB": "PAMFN, RGB only"})])]
-overview = pd.concat(groups)[avg]
 fig, ax = plt.subplots(figsize=(8.5, 4.4))
-y = np.arange(len(overview))[::-1]
-colours = {"reported": "0.65", "papers": "tab:blue", "last": "tab:orange"}
-for i, col in enumerate(["reported", "papers", "last"]):
-    ax.barh(y + (1 - i) * 0.27, overview[col].to_numpy(dtype=float), 0.27, label=col, color=colours[col])
-for boundary in np.cumsum([len(g) for g in groups[:-1]]):
-    ax.axhline(len(overview) - boundary - 0.5, color="0.3", lw=0.7, ls=":")
-ax.set_yticks(y, list(overview.index), fontsize=8)
-ax.axvline(0, color="0.5", lw=0.6)
+overview = plot_overview(ax, [g[avg] for g in groups])
 ax.set_xlabel(f"Spearman ρ ({avg})")
-ax.legend(title="number", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
 ax.set_title(f"Tables I–II on {dataset}: AQA methods, multimodal methods, PAMFN", fontsize=10)
 fig.tight_layout()
 save_figure(fig, f"pamfn_tables1_2_{dataset}{suffix}", provenance=f"grey: reported (paper's data); ours: {provenance}")

@@ -12,7 +12,7 @@ import pytest
 
 from aqa_lib.experiments import compare_table
 from aqa_lib.metrics import fisher_z_mean
-from aqa_lib.report import fit_rows, plot_bars, reproduced_rows, side_by_side, summary_column
+from aqa_lib.report import fit_rows, plot_bars, plot_overview, reproduced_rows, side_by_side, summary_column
 
 
 def _run(model, target, seed, papers, last):
@@ -84,4 +84,18 @@ def test_summary_column_and_bars():
     plot_bars(ax, frame)
     heights = [p.get_height() for p in ax.patches]
     assert len(heights) == 6 and heights[2:] == [0.6, 0.5, 0.55, 0.45]
+    plt.close(fig)
+
+
+def test_plot_overview_stacks_groups_top_down():
+    fig, ax = plt.subplots()
+    a = pd.DataFrame({"reported": [0.7, 0.6], "papers": [0.5, 0.4], "last": [0.45, 0.35]}, index=["A", "B"])
+    b = pd.DataFrame({"reported": [0.8], "papers": [0.75], "last": [0.72]}, index=["Ours"])
+    overview = plot_overview(ax, [a, b])
+    assert list(overview.index) == ["A", "B", "Ours"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Ours", "B", "A"]  # first row at the top
+    widths = {round(p.get_width(), 2): p.get_y() + p.get_height() / 2 for p in ax.patches}
+    assert widths[0.7] > widths[0.8]  # A's reported bar sits above Ours' reported bar
+    separators = [line for line in ax.lines if line.get_linestyle() == ":"]
+    assert len(separators) == 1
     plt.close(fig)
