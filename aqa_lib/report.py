@@ -159,3 +159,16 @@ def plot_overview(ax, groups: Sequence[pd.DataFrame], *,
     ax.set_yticks(np.arange(n), list(overview.index[::-1]), fontsize=8)
     ax.legend(title="number", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     return overview
+
+
+def plot_table_bars(ax, numeric: pd.DataFrame, column: str, *, short: Callable[[str], str] | None = None,
+                    rotation: float = 0) -> list[str]:
+    """One ablation table as grouped bars: the rows we ran (finite ``last``) of ``numeric`` (a numeric
+    :func:`side_by_side` / ``compare_table``) at ``column`` (a target or ``Avg.``), reported / papers / last,
+    with tick labels (shortened by ``short``) and the y label. Returns the rows drawn."""
+    rows = [m for m in numeric.index if np.isfinite(numeric.loc[m, (column, "last")])]
+    plot_bars(ax, numeric.loc[rows, column])
+    ax.set_xticks(np.arange(len(rows)), [short(m) if short else m for m in rows], rotation=rotation,
+                  ha="right" if rotation else "center", fontsize=8)
+    ax.set_ylabel(f"Spearman ρ ({column})")
+    return rows

@@ -55,7 +55,7 @@ import pandas as pd
 
 from aqa_lib.experiments import compare_table, describe_variants, run_table, table_variants, targets_for
 from aqa_lib.notebook import check_params, save_figure, show_table
-from aqa_lib.report import plot_bars, summary_column
+from aqa_lib.report import plot_table_bars, summary_column
 
 params = check_params(
     {"dataset": dataset, "target": target, "source": source, "data_root": data_root, "scale": scale,
@@ -109,13 +109,8 @@ show_table(cost, title=f"Table 6 variants: size and training time ({scale} scale
 numeric = compare_table(results, "lmac", "table6", dataset, numeric=True)
 avg = summary_column(targets)
 short = {label: name.rsplit("/", 1)[-1] for name, label in rows.items()}
-labels = [m for m in numeric.index if np.isfinite(numeric.loc[m, (avg, "last")])]
 fig, ax = plt.subplots(figsize=(8, 3.6))
-x = np.arange(len(labels))
-plot_bars(ax, numeric.loc[labels, avg])
-ax.set_xticks(x, [short.get(m, m) for m in labels], rotation=20, ha="right", fontsize=8)
-ax.axhline(0, color="0.5", lw=0.6)
-ax.set_ylabel(f"Spearman ρ ({avg})")
+plot_table_bars(ax, numeric, avg, short=lambda m: short.get(m, m), rotation=20)
 ax.legend(title="number", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
 ax.set_title(f"Table 6 on {dataset}: fusion strategies, reported (paper's data) vs reproduced")
 fig.tight_layout()

@@ -61,7 +61,7 @@ from aqa_lib.experiments import (
     targets_for,
 )
 from aqa_lib.notebook import check_params, save_figure, show_table
-from aqa_lib.report import plot_bars, summary_column
+from aqa_lib.report import plot_table_bars, summary_column
 
 params = check_params(
     {"dataset": dataset, "target": target, "source": source, "data_root": data_root, "scale": scale,
@@ -100,13 +100,7 @@ show_table(table, title=f"LMAC-Net Table 5 ({dataset})", provenance=provenance)
 numeric = compare_table(results, "lmac", "table5", dataset, numeric=True)
 avg = summary_column(targets)
 fig, ax = plt.subplots(figsize=(8, 3.6))
-labels = [m for m in numeric.index if np.isfinite(numeric.loc[m, (avg, "last")])]
-x = np.arange(len(labels))
-plot_bars(ax, numeric.loc[labels, avg])
-ax.set_xticks(x, [m.replace("Baseline + ", "+ ").replace(" loss", "") for m in labels], rotation=20, ha="right",
-              fontsize=8)
-ax.set_ylabel(f"Spearman ρ ({avg})")
-ax.legend(title="number", fontsize=8)
+plot_table_bars(ax, numeric, avg, short=lambda m: m.replace("Baseline + ", "+ ").replace(" loss", ""), rotation=20)
 ax.set_title(f"Table 5 on {dataset}: reported (paper's data) vs reproduced (this notebook's data)")
 fig.tight_layout()
 name = f"lmac_table5_{dataset}" + ("" if key_position == "none" else f"_keys_{key_position}")

@@ -50,7 +50,7 @@ import torch
 
 from aqa_lib.experiments import compare_table, describe_variants, run_table, table_variants, targets_for
 from aqa_lib.notebook import check_params, save_figure, show_table
-from aqa_lib.report import plot_bars, summary_column
+from aqa_lib.report import plot_table_bars, summary_column
 
 torch.set_num_threads(1)  # these small convolutions run fastest on one CPU thread (aqa_lib.experiments.pamfn)
 params = check_params(
@@ -91,12 +91,7 @@ show_table(table, title=f"PAMFN Table VIII ({dataset})", provenance=provenance)
 numeric = compare_table(results, "pamfn", "tableVIII", dataset, numeric=True)
 avg = summary_column(targets)
 fig, ax = plt.subplots(figsize=(7, 3.4))
-labels = [m for m in numeric.index if np.isfinite(numeric.loc[m, (avg, "last")])]
-x = np.arange(len(labels))
-plot_bars(ax, numeric.loc[labels, avg])
-ax.set_xticks(x, labels, fontsize=8)
-ax.set_ylabel(f"Spearman ρ ({avg})")
-ax.legend(title="number", fontsize=8)
+plot_table_bars(ax, numeric, avg)
 ax.set_title(f"Table VIII on {dataset}: reported (paper's data) vs reproduced (this notebook's data)")
 fig.tight_layout()
 save_figure(fig, f"pamfn_table8_{dataset}", provenance=f"reported: paper; reproduced: {provenance}")

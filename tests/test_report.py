@@ -12,7 +12,15 @@ import pytest
 
 from aqa_lib.experiments import compare_table
 from aqa_lib.metrics import fisher_z_mean
-from aqa_lib.report import fit_rows, plot_bars, plot_overview, reproduced_rows, side_by_side, summary_column
+from aqa_lib.report import (
+    fit_rows,
+    plot_bars,
+    plot_overview,
+    plot_table_bars,
+    reproduced_rows,
+    side_by_side,
+    summary_column,
+)
 
 
 def _run(model, target, seed, papers, last):
@@ -98,4 +106,15 @@ def test_plot_overview_stacks_groups_top_down():
     assert widths[0.7] > widths[0.8]  # A's reported bar sits above Ours' reported bar
     separators = [line for line in ax.lines if line.get_linestyle() == ":"]
     assert len(separators) == 1
+    plt.close(fig)
+
+
+def test_plot_table_bars_draws_only_rows_we_ran():
+    fig, ax = plt.subplots()
+    numeric = pd.DataFrame({("Avg.", "reported"): [0.7, 0.8], ("Avg.", "papers"): [0.6, np.nan],
+                            ("Avg.", "last"): [0.5, np.nan]}, index=["Ours row", "Reported-only row"])
+    rows = plot_table_bars(ax, numeric, "Avg.", short=lambda m: m.split()[0], rotation=20)
+    assert rows == ["Ours row"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["Ours"]
+    assert ax.get_ylabel() == "Spearman ρ (Avg.)"
     plt.close(fig)
