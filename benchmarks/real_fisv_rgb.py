@@ -12,7 +12,8 @@ on exactly these features; it asserts nothing.
 
 Jobs (the data README lists the reported numbers):
 - ``gdlt``: GDLT with padded segments masked out of its attention (our default).
-- ``gdlt_unmasked``: GDLT as the official code runs it, attending to the zero padding (``use_mask=False``).
+- ``gdlt_unmasked``: GDLT as the official code trains it, attending to the zero padding of training crops
+  shorter than the crop (``use_mask=False``; 1 % of Fis-V videos). Evaluation is the same for both.
 - ``pamfn_rgb``: PAMFN's RGB branch trained alone (stage 1; PAMFN Table IV's RGB row).
 - ``lmac_rgb``: LMAC-Net's RGB-only variant (LMAC Table 7).
 """

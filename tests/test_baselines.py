@@ -234,3 +234,27 @@ def test_gdlt_trains_at_smoke_scale(smoke_data, tmp_path, monkeypatch):
     for key in ("papers_spearman", "last_spearman", "last_mse", "papers_mse"):
         assert math.isfinite(result.summary[key]), key
     assert {"train_mse", "train_triplet"} <= set(result.history.columns)
+
+
+@pytest.mark.parametrize("use_mask", [True, False])
+def test_gdlt_evaluation_ignores_padding_like_one_video_at_a_time(use_mask):
+    """Official GDLT evaluates one unpadded video at a time: our batched evaluation must give the same score
+    whatever padding the batch adds; only use_mask=False attends to padding, and only in training."""
+    torch.manual_seed(0)
+    model = create_model("gdlt", in_dims={"rgb": 64}, d_model=32, dropout=0.0, use_mask=use_mask)
+    x = torch.randn(1, 10, 64)
+    padded = torch.cat([x, torch.zeros(1, 6, 64)], dim=1)
+    mask = torch.cat([torch.ones(1, 10, dtype=torch.bool), torch.zeros(1, 6, dtype=torch.bool)], dim=1)
+    model.eval()
+    with torch.no_grad():
+        alone = model({"rgb": x}).score
+        batched = model({"rgb": padded}, mask).score
+    assert torch.allclose(alone, batched, atol=1e-5)
+    model.train()
+    for module in model.modules():  # BatchNorm in eval keeps the comparison about attention alone
+        if isinstance(module, torch.nn.BatchNorm1d):
+            module.eval()
+    with torch.no_grad():
+        alone = model({"rgb": x}).score
+        batched = model({"rgb": padded}, mask).score
+    assert torch.allclose(alone, batched, atol=1e-5) == use_mask
