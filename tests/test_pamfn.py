@@ -292,3 +292,35 @@ def test_option_errors():
         model({"rgb": feats["rgb"]}, mask)
     with pytest.raises(ValueError, match="expected"):
         model({**feats, "audio": feats["audio"][..., :5]}, mask)
+
+
+def test_zero_stream_refinement_matches_training_in_eval_despite_lagging_running_stats():
+    """The first stage refines a video-independent zero stream. After a weight update the BatchNorm running
+    statistics lag; with their near-zero variance, plain eval-mode BN would blow up. Ours equals training."""
+    model = _small("pamfn")
+    stage = model.stages[0]
+    assert stage.zero_input and not model.stages[1].zero_input
+    length = 6
+    c = torch.zeros(4, model.init_dim, length)
+    mask = torch.ones(4, length, dtype=torch.bool)
+    model.train()
+    stage.refine(c, mask)  # a training step's forward: running stats updated, length recorded
+    assert int(stage.zero_stream_length) == length
+    with torch.no_grad():  # an optimizer step moves the conv biases: the running statistics now lag
+        for block in (stage.conv1, stage.conv2, stage.shortcut):
+            block[0].bias.add_(0.05)
+            block[1].bias.normal_()
+    with torch.no_grad():
+        trained = stage.refine(c, mask)  # what training computes for these weights (batch statistics)
+        model.eval()
+        ours = stage.refine(c, mask)
+        plain = stage.conv2(stage.conv1(c)) + stage.shortcut(c)  # the official eval: running statistics
+    assert torch.allclose(ours, trained, atol=1e-4)
+    assert (plain - trained).abs().max() > 1.0
+    # a longer video, alone or padded in a batch, gets the same (video-independent) stream at real steps
+    long_c = torch.zeros(2, model.init_dim, 9)
+    long_mask = torch.tensor([[True] * 9, [True] * 7 + [False] * 2])
+    with torch.no_grad():
+        batched = stage.refine(long_c, long_mask)
+        alone = stage.refine(long_c[1:, :, :7], long_mask[1:, :7])
+    assert torch.allclose(batched[1, :, :7], alone[0], atol=1e-5)

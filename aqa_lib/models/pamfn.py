@@ -51,6 +51,10 @@ Corrected (flaws of the official code, ``models.md``):
   (the official code samples noise at test time too, so its scores change between calls).
 - Frozen branches keep their BatchNorm statistics: the training engine puts frozen submodules in eval mode
   (the official code leaves them in train mode, so their running statistics drift in stage 2).
+- The first stage's refinement of the zero stream ``c`` normalises, in eval mode, with the statistics its
+  (video-independent) input has in training, recomputed for the current weights
+  (:meth:`FusionStage.refine`): with the official running statistics a near-zero variance turns a small lag
+  into saturated test predictions.
 
 Ours (the paper and code are silent, or the code cannot run batched):
 
@@ -450,8 +454,11 @@ class FusionStage(nn.Module):
 
     def __init__(self, in_dim: int, dim: int, n_modalities: int, n_fusion: int, *, msfd: str, cmfd: str,
                  policy: str, last: bool, msfd_heads: int = 1, cmfd_heads: int = 1,
-                 attn_dropout: float = 0.1) -> None:
+                 attn_dropout: float = 0.1, zero_input: bool = False) -> None:
         super().__init__()
+        self.zero_input = zero_input
+        # Length of the zero stream in the last training batch (see refine); a buffer so it is saved.
+        self.register_buffer("zero_stream_length", torch.zeros((), dtype=torch.long))
         self.conv1 = conv_bn_act(in_dim, dim, 3, nn.ReLU)
         self.conv2 = conv_bn_act(dim, dim, 3, nn.ReLU)
         self.shortcut = conv_bn_act(in_dim, dim, 1, nn.ReLU)
@@ -474,10 +481,42 @@ class FusionStage(nn.Module):
     def has_policy(self) -> bool:
         return self.afm is not None and self.afm.policy is not None
 
+    def refine(self, c: Tensor, mask: Tensor) -> Tensor:
+        """``c ← Conv3-BN-ReLU-Conv3-BN-ReLU(c) + Conv1-BN-ReLU(c)``, padded steps zeroed.
+
+        The first stage refines the zero stream, a video-independent input: its BatchNorms see (almost) no
+        variance, so in the official code their running statistics, which lag the changing conv biases by a
+        few steps, are divided by ``sqrt(var + eps) ≈ 0.003`` in eval mode and the predictions saturate (we
+        saw every Fis-V test score pinned at 45 at quick scale while the training loss was fine). Ours, for
+        that stage only: eval mode normalises with the statistics the training batches had, recomputed for
+        the current weights on the canonical input (zeros of the last training length), so eval equals
+        training for this input and is the same for a video alone or padded in a batch.
+        """
+        if self.zero_input and self.training:
+            self.zero_stream_length.fill_(c.shape[-1])
+        elif self.zero_input and int(self.zero_stream_length) > 0:
+            return self._refine_zero_stream(c, mask)
+        return _apply(self.conv2(_apply(self.conv1(c), mask)) + self.shortcut(c), mask)
+
+    def _refine_zero_stream(self, c: Tensor, mask: Tensor) -> Tensor:
+        reference = c.new_zeros(1, c.shape[1], int(self.zero_stream_length))
+
+        def block(layers: nn.Sequential, x: Tensor, x_ref: Tensor) -> tuple[Tensor, Tensor]:
+            conv, bn, act = layers
+            y, y_ref = conv(x), conv(x_ref)
+            mean, var = y_ref.mean(dim=(0, 2)), y_ref.var(dim=(0, 2), unbiased=False)
+            return tuple(act(F.batch_norm(t, mean, var, bn.weight, bn.bias, training=False, eps=bn.eps))
+                         for t in (y, y_ref))
+
+        h, h_ref = block(self.conv1, c, reference)
+        h, _ = block(self.conv2, _apply(h, mask), h_ref)
+        short, _ = block(self.shortcut, c, reference)
+        return _apply(h + short, mask)
+
     def forward(self, c: Tensor, mask: Tensor, f: Sequence[Tensor], f_mask: Tensor, s: Sequence[Tensor],
                 tau: Tensor | None) -> StageOutput:
         """``c`` and ``s`` (M × ``[B, d, T]``) share ``mask`` ``[B, T]``; ``f`` (level i) has ``f_mask``."""
-        c = _apply(self.conv2(_apply(self.conv1(c), mask)) + self.shortcut(c), mask)
+        c = self.refine(c, mask)
         parts = [c]
         decision = msfd_attn = cmfd_attn = None
         s_hat = None
@@ -600,7 +639,7 @@ class PAMFN(nn.Module):
             stage = FusionStage(width, d_model, len(self.modalities), self.n_fusion,
                                 msfd=msfd if fuses else "none", cmfd=cmfd if fuses else "none", policy=policy,
                                 last=(i == 2), msfd_heads=msfd_heads, cmfd_heads=cmfd_heads,
-                                attn_dropout=attn_dropout)
+                                attn_dropout=attn_dropout, zero_input=(i == 0))
             stages.append(stage)
             width = stage.out_dim
         self.stages = nn.ModuleList(stages)
