@@ -57,6 +57,8 @@ def test_comparison_fits_svr_per_target_and_seed_and_fills_the_table():
 
 def test_comparison_with_nothing_runnable_names_the_modalities(tmp_path):
     feat = gdlt_fisv_release(tmp_path / "release")
+    with pytest.raises(ValueError, match="at least one"):
+        comparison_runs([], dataset="fisv", targets=["TES"], seeds=[0], scale="smoke")
     with pytest.raises(ValueError, match="rgb"):
         comparison_runs(["msaf"], dataset="fisv", targets=["TES"], seeds=[0], scale="smoke", source="real",
                         data_root=str(feat), svr=False, progress=False)

@@ -121,6 +121,8 @@ def comparison_runs(models: Sequence[str], *, dataset: str, targets: Sequence[st
     """
     from ..models.baselines import pooled_svr
 
+    if not models:
+        raise ValueError("comparison_runs needs at least one registered model name, e.g. ['pamfn', 'gdlt'].")
     common = dict(scale=scale, source=source, data_root=data_root, device=device, epochs=epochs)
     probe = builder_for(models[0])(models[0], dataset, targets[0], scale=scale, source=source, data_root=data_root)
     available = set(load_data(probe).modalities)

@@ -77,8 +77,9 @@ KEY_POSITIONS = ("none", "sine")
 def relative_position_code(mask: Tensor, d_model: int) -> Tensor:
     """Sinusoidal code of each segment's *relative* position ``(t + 0.5) / length`` in its video: ``[B, T, d]``.
 
-    Frequencies grow geometrically from 1/2 to 32 cycles per video, a sine and a cosine each; relative rather
-    than absolute positions, so a training crop and a whole routine use the same code for "start" and "end".
+    Frequencies grow geometrically from 1/2 to 32 cycles per sequence, a sine and a cosine each. Positions
+    are relative to the sequence the model is given (a training crop or a whole routine), so the code spans
+    the same range at every length; padded steps (beyond ``length``) get codes past 1, and the mask hides them.
     """
     lengths = mask.sum(dim=1, keepdim=True).clamp(min=1).to(torch.float32)  # [B, 1]
     t = torch.arange(mask.shape[1], device=mask.device, dtype=torch.float32)[None]
