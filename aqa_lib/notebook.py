@@ -22,7 +22,7 @@ Every table and figure carries the data's provenance (synthetic or real, and fro
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -145,3 +145,13 @@ def save_figure(fig: Any, name: str, *, provenance: str, directory: str | Path |
     path = out_dir / f"{name}.png"
     fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
     return path
+
+
+def announce_runs(results: Sequence[Any]) -> str:
+    """Print where the runs' data came from and how many were read from the cache; return the provenance."""
+    if not results:
+        raise ValueError("announce_runs got no runs: nothing was trained (check the variants and modalities).")
+    provenance = results[0].meta["provenance"]
+    print(provenance)
+    print(f"{len(results)} runs, {sum(r.cached for r in results)} from the cache")
+    return provenance

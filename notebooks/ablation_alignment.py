@@ -59,7 +59,7 @@ from aqa_lib.analysis import centre_segments, last_layer, pairwise_centre_distan
 from aqa_lib.data.registry import SEGMENT_SECONDS
 from aqa_lib.experiments import alignment_to_truth, compare_table, run_table, table_variants, targets_for
 from aqa_lib.models.base import variants
-from aqa_lib.notebook import check_params, save_figure, show_table
+from aqa_lib.notebook import announce_runs, check_params, save_figure, show_table
 from aqa_lib.tables import reported
 
 params = check_params(
@@ -83,9 +83,7 @@ pd.DataFrame({"row": rows.values(), "what it is": [variants()[n].description for
 # %%
 results = run_table("lmac", "table9", dataset=dataset, targets=targets, seeds=seeds, scale=scale, source=source,
                     data_root=data_root, device=device, epochs=epochs or None, final_keys=("centres",))
-provenance = results[0].meta["provenance"]
-print(provenance)
-print(f"{len(results)} runs, {sum(r.cached for r in results)} from the cache")
+provenance = announce_runs(results)
 
 # %% [markdown]
 # ## Our numbers (no reported column: the paper's table is an image)

@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from aqa_lib.experiments import compare_table, describe_variants, run_table, table_variants, targets_for
-from aqa_lib.notebook import check_params, save_figure, show_table
+from aqa_lib.notebook import announce_runs, check_params, save_figure, show_table
 from aqa_lib.report import plot_table_bars, summary_column
 
 params = check_params(
@@ -76,9 +76,7 @@ describe_variants(rows)
 # %%
 results = run_table("lmac", "table6", dataset=dataset, targets=targets, seeds=seeds, scale=scale, source=source,
                     data_root=data_root, device=device, epochs=epochs or None)
-provenance = results[0].meta["provenance"]
-print(provenance)
-print(f"{len(results)} runs, {sum(r.cached for r in results)} from the cache")
+provenance = announce_runs(results)
 
 # %% [markdown]
 # ## Reported vs reproduced

@@ -60,7 +60,7 @@ from aqa_lib.experiments import (
     table_variants,
     targets_for,
 )
-from aqa_lib.notebook import check_params, save_figure, show_table
+from aqa_lib.notebook import announce_runs, check_params, save_figure, show_table
 from aqa_lib.report import plot_table_bars, summary_column
 
 params = check_params(
@@ -83,9 +83,7 @@ describe_variants(rows)
 results = run_table("lmac", "table5", dataset=dataset, targets=targets, seeds=seeds, scale=scale, source=source,
                     data_root=data_root, device=device, epochs=epochs or None, final_keys=("centres",),
                     model_kwargs={"key_position": key_position} if key_position != "none" else None)
-provenance = results[0].meta["provenance"]
-print(provenance)
-print(f"{len(results)} runs, {sum(r.cached for r in results)} from the cache")
+provenance = announce_runs(results)
 
 # %% [markdown]
 # ## Reported vs reproduced

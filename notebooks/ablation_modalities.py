@@ -119,7 +119,6 @@ plot_bars(ax, numeric.loc[labels, avg])
 for boundary in (2.5, 5.5):  # unimodal | bimodal | all three
     ax.axvline(boundary, color="0.3", lw=0.7, ls=":")
 ax.set_xticks(x, labels, rotation=20, ha="right", fontsize=8)
-ax.axhline(0, color="0.5", lw=0.6)
 ax.set_ylabel(f"Spearman ρ ({avg})")
 ax.legend(title="number", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
 ax.set_title(f"Table 7 on {dataset}: one, two and three modalities (missing bars: row not run on this data)",

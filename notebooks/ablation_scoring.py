@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from aqa_lib.experiments import compare_table, describe_variants, run_table, table_variants, targets_for
-from aqa_lib.notebook import check_params, save_figure, show_table
+from aqa_lib.notebook import announce_runs, check_params, save_figure, show_table
 from aqa_lib.report import plot_bars, summary_column
 
 params = check_params(
@@ -72,9 +72,7 @@ describe_variants(rows)
 # %%
 results = run_table("lmac", "table8", dataset=dataset, targets=targets, seeds=seeds, scale=scale, source=source,
                     data_root=data_root, device=device, epochs=epochs or None)
-provenance = results[0].meta["provenance"]
-print(provenance)
-print(f"{len(results)} runs, {sum(r.cached for r in results)} from the cache")
+provenance = announce_runs(results)
 
 # %% [markdown]
 # ## Reported vs reproduced
@@ -122,7 +120,6 @@ x = np.arange(len(labels))
 plot_bars(ax, numeric.loc[labels, avg])
 ax.axvline(1.5, color="0.3", lw=0.7, ls=":")  # one-stage | two-level
 ax.set_xticks(x, labels, rotation=20, ha="right", fontsize=8)
-ax.axhline(0, color="0.5", lw=0.6)
 ax.set_ylabel(f"Spearman ρ ({avg})")
 ax.legend(title="number", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
 ax.set_title(f"Table 8 on {dataset}: one-stage (left of the dotted line) vs two-level scoring", fontsize=10)

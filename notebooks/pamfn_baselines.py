@@ -56,7 +56,7 @@ import pandas as pd
 import torch
 
 from aqa_lib.experiments import compare_table, describe_variants, run_table, table_variants, targets_for
-from aqa_lib.notebook import check_params, save_figure, show_table
+from aqa_lib.notebook import announce_runs, check_params, save_figure, show_table
 from aqa_lib.report import plot_bars, summary_column
 
 torch.set_num_threads(1)  # one thread is much faster than several on small, busy CPUs
@@ -81,9 +81,7 @@ describe_variants(rows)
 # %%
 results = run_table("pamfn", "tableIV", dataset=dataset, targets=targets, seeds=seeds, scale=scale, source=source,
                     data_root=data_root, device=device, epochs=epochs or None)
-provenance = results[0].meta["provenance"]
-print(provenance)
-print(f"{len(results)} runs, {sum(r.cached for r in results)} from the cache")
+provenance = announce_runs(results)
 
 # %% [markdown]
 # ## Reported vs reproduced
@@ -120,7 +118,6 @@ plot_bars(ax, numeric.loc[labels, avg])
 for boundary in (2.5, 6.5):  # unimodal | Weighted Fusion | PAMFN
     ax.axvline(boundary, color="0.3", lw=0.7, ls=":")
 ax.set_xticks(x, [m.replace("Weighted Fusion: ", "WF: ") for m in labels], rotation=25, ha="right", fontsize=8)
-ax.axhline(0, color="0.5", lw=0.6)
 ax.set_ylabel(f"Spearman ρ ({avg})")
 ax.legend(title="number", fontsize=8)
 ax.set_title(f"Table IV on {dataset}: reported (paper's data) vs reproduced (this notebook's data)")

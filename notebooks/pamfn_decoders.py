@@ -57,7 +57,7 @@ import numpy as np
 import torch
 
 from aqa_lib.experiments import compare_table, describe_variants, run_table, table_variants, targets_for
-from aqa_lib.notebook import check_params, save_figure, show_table
+from aqa_lib.notebook import announce_runs, check_params, save_figure, show_table
 from aqa_lib.report import plot_bars, summary_column
 
 torch.set_num_threads(1)  # one thread is much faster than several on small, busy CPUs
@@ -82,9 +82,7 @@ describe_variants(rows)
 # %%
 results = run_table("pamfn", "tableVI", dataset=dataset, targets=targets, seeds=seeds, scale=scale, source=source,
                     data_root=data_root, device=device, epochs=epochs or None)
-provenance = results[0].meta["provenance"]
-print(provenance)
-print(f"{len(results)} runs, {sum(r.cached for r in results)} from the cache")
+provenance = announce_runs(results)
 
 # %% [markdown]
 # ## Reported vs reproduced
@@ -116,7 +114,6 @@ plot_bars(ax, numeric.loc[labels, avg])
 short = {"CMFD replaced by Weighted Fusion": "CMFD → WF", "MSFD replaced by Weighted Fusion": "MSFD → WF",
          "MSFD and CMFD replaced by Weighted Fusion": "both → WF"}
 ax.set_xticks(x, [short.get(m, m) for m in labels], rotation=20, ha="right", fontsize=8)
-ax.axhline(0, color="0.5", lw=0.6)
 ax.set_ylabel(f"Spearman ρ ({avg})")
 ax.legend(title="number", fontsize=8)
 ax.set_title(f"Table VI on {dataset}: reported (paper's data) vs reproduced (this notebook's data)")

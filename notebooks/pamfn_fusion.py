@@ -55,7 +55,7 @@ import pandas as pd
 import torch
 
 from aqa_lib.experiments import compare_table, describe_variants, run_table, table_variants, targets_for
-from aqa_lib.notebook import check_params, save_figure, show_table
+from aqa_lib.notebook import announce_runs, check_params, save_figure, show_table
 from aqa_lib.report import plot_bars, summary_column
 
 torch.set_num_threads(1)  # one thread is much faster than several on small, busy CPUs
@@ -80,9 +80,7 @@ describe_variants(rows)
 # %%
 results = run_table("pamfn", "tableV", dataset=dataset, targets=targets, seeds=seeds, scale=scale, source=source,
                     data_root=data_root, device=device, epochs=epochs or None)
-provenance = results[0].meta["provenance"]
-print(provenance)
-print(f"{len(results)} runs, {sum(r.cached for r in results)} from the cache")
+provenance = announce_runs(results)
 
 # %% [markdown]
 # ## Reported vs reproduced
@@ -117,7 +115,6 @@ for ax, scheme in zip(axes, ("one-stage", "two-stage"), strict=True):
     labels = [f"{scheme} / {s}" for s in strategies]
     plot_bars(ax, numeric.loc[labels, avg])
     ax.set_xticks(x, strategies, fontsize=8)
-    ax.axhline(0, color="0.5", lw=0.6)
     ax.set_title(f"{scheme} training", fontsize=10)
 axes[0].set_ylabel(f"Spearman ρ ({avg})")
 axes[1].legend(title="number", fontsize=8)

@@ -49,7 +49,7 @@ import pandas as pd
 import torch
 
 from aqa_lib.experiments import compare_table, describe_variants, run_table, table_variants, targets_for
-from aqa_lib.notebook import check_params, save_figure, show_table
+from aqa_lib.notebook import announce_runs, check_params, save_figure, show_table
 from aqa_lib.report import plot_table_bars, summary_column
 
 torch.set_num_threads(1)  # these small convolutions run fastest on one CPU thread (aqa_lib.experiments.pamfn)
@@ -74,9 +74,7 @@ describe_variants(rows)
 results = run_table("pamfn", "tableVIII", dataset=dataset, targets=targets, seeds=seeds, scale=scale,
                     source=source, data_root=data_root, device=device, epochs=epochs or None,
                     final_keys=("msfd_attention", "stage_masks"))
-provenance = results[0].meta["provenance"]
-print(provenance)
-print(f"{len(results)} runs, {sum(r.cached for r in results)} from the cache")
+provenance = announce_runs(results)
 
 # %% [markdown]
 # ## Reported vs reproduced

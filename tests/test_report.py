@@ -118,3 +118,13 @@ def test_plot_table_bars_draws_only_rows_we_ran():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["Ours"]
     assert ax.get_ylabel() == "Spearman ρ (Avg.)"
     plt.close(fig)
+
+
+def test_announce_runs_prints_provenance_and_cache_hits(capsys):
+    from aqa_lib.notebook import announce_runs
+
+    runs = [SimpleNamespace(meta={"provenance": "SYNTHETIC data (test)"}, cached=c) for c in (True, False, True)]
+    assert announce_runs(runs) == "SYNTHETIC data (test)"
+    assert capsys.readouterr().out.splitlines() == ["SYNTHETIC data (test)", "3 runs, 2 from the cache"]
+    with pytest.raises(ValueError, match="no runs"):
+        announce_runs([])
