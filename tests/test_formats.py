@@ -345,7 +345,14 @@ def test_fingerprint_stable_and_sensitive(tmp_path):
     b = load_real(FISV, "TES", feat)
     assert b.fingerprint != a.fingerprint
     write_gdlt(feat, ["1"], length=9)  # a feature file changed size
-    assert load_real(FISV, "TES", feat).fingerprint != b.fingerprint
+    c = load_real(FISV, "TES", feat)
+    assert c.fingerprint != b.fingerprint
+    # Same name, same size, other content (a re-extraction): the sampled content hash notices it.
+    path = feat / "1.npy"
+    x, size = np.load(path), path.stat().st_size
+    np.save(path, (x + 1).astype(x.dtype))
+    assert path.stat().st_size == size
+    assert load_real(FISV, "TES", feat).fingerprint != c.fingerprint
 
 
 def test_prompts_and_package_entry_point(tmp_path):

@@ -92,6 +92,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..cache import sampled_file_digest
 from ..paths import PACKAGE_DATA
 from .core import AQAData, DataError, Split, align_lengths, check_features, normalise_labels
 from .labels import read_labels
@@ -569,11 +570,12 @@ def load_pamfn_dict(path: str | Path) -> dict[str, np.ndarray]:
 
 def _read_features(
     spec: DatasetSpec, layout: str, chosen: list[_Source], names: dict[str, list[str]]
-) -> tuple[dict[str, dict[str, list[np.ndarray]]], list[tuple[str, int]]]:
-    """Features per split and modality (checked, float32), and (file name, size) of every file read."""
+) -> tuple[dict[str, dict[str, list[np.ndarray]]], list[tuple[str, str]]]:
+    """Features per split and modality (checked, float32), and (file name, sampled content hash) of every
+    file read."""
     all_names = names["train"] + names["test"]
     features: dict[str, dict[str, list[np.ndarray]]] = {"train": {}, "test": {}}
-    files: list[tuple[str, int]] = []
+    files: list[tuple[str, str]] = []
     for src in chosen:
         dim = spec.modalities[src.modality]
         word = MODALITY_WORDS[src.modality]
@@ -597,11 +599,11 @@ def _read_features(
                 for n in names[split]:
                     p = paths[n]
                     arrays.append(check_features(_load_npy(p), dim=dim, what=f"{p} (video {n!r})", fix=fix))
-                    files.append((f"{src.path.name}/{p.name}", p.stat().st_size))
+                    files.append((f"{src.path.name}/{p.name}", sampled_file_digest(p)))
                 features[split][src.modality] = arrays
         else:
             table = load_pamfn_dict(src.path)
-            files.append((src.path.name, src.path.stat().st_size))
+            files.append((src.path.name, sampled_file_digest(src.path)))
             missing = [n for n in all_names if n not in table]
             if missing:
                 raise _missing_error(
@@ -686,9 +688,10 @@ def _fingerprint(
     modalities: list[str],
     norm: float,
     label_contents: list[bytes],
-    files: list[tuple[str, int]],
+    files: list[tuple[str, str]],
 ) -> str:
-    """Stable hash of what was loaded: cheap (file names and sizes, not feature bytes)."""
+    """Stable hash of what was loaded: the label files' contents and, per feature file, its name and a
+    sampled content hash (:func:`aqa_lib.cache.sampled_file_digest`: size plus start, middle and end bytes)."""
     h = hashlib.sha256()
     head = {"layout": layout, "dataset": dataset, "target": target, "modalities": modalities, "norm": norm}
     h.update(json.dumps(head, sort_keys=True).encode())

@@ -106,13 +106,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..cache import code_version, sampled_file_digest
 from ..paths import PACKAGE_DATA, cache_dir
 from .core import AQAData, DataError, Split, normalise_labels
 from .registry import FPS, SEGMENT_FRAMES, SEGMENT_SECONDS, DatasetSpec
 from .text import action_vocabulary
 
 GENERATOR_VERSION = 2
-"""Bumped whenever generated features change. v2: flow's white noise is an amplitude like every other, of
+"""The generator's version shown in provenance lines (the cache key does not rely on it: it hashes the
+generator's source and the packaged files it reads, :func:`generator_config`). Bumped whenever generated
+features change. v2: flow's white noise is an amplitude like every other, of
 total norm ``flow_noise`` = 12 (v1 drew it with per-dimension std 2, a norm of 64 that drowned the flow
 signal: a pooled ridge still found it, but attention models could not, and flow-only LMAC-Net learned
 nothing). With v2 a pooled ridge finds flow about as informative as RGB (a little less on Fis-V, a little
@@ -824,13 +827,20 @@ def _select(table: ClassTable, spec: DatasetSpec, cls: str, scale: str) -> np.nd
 
 
 def generator_config(spec: DatasetSpec, cls: str) -> dict[str, Any]:
-    """Everything that determines the generated data of one dataset class (hashed into the fingerprint)."""
+    """Everything that determines the generated data of one dataset class (hashed into the fingerprint):
+    the generator's parameters, its source code (comments and docstrings stripped, with every package module
+    it imports) and a content hash of the packaged label, length and calibration files it reads."""
     return {
-        "version": GENERATOR_VERSION, "dataset": spec.name, "class": cls, "modalities": spec.modalities,
+        "version": GENERATOR_VERSION, "source": code_version((__name__,)), "package_data": _package_data_digest(), "dataset": spec.name, "class": cls, "modalities": spec.modalities,
         "text_dim": spec.text_dim, "profile": asdict(_profile(spec, cls)), "strengths": asdict(FeatureStrengths()),
         "judge_noise": JUDGE_NOISE, "goe": GOE_WEIGHT, "art": ART_WEIGHTS, "level_given_art": LEVEL_GIVEN_ART,
         "scales": [SMOKE_TRAIN, SMOKE_TEST, QUICK_FRACTION, QUICK_TRAIN_CAP],
     }
+
+
+def _package_data_digest() -> dict[str, str]:
+    return {p.relative_to(PACKAGE_DATA).as_posix(): sampled_file_digest(p)
+            for p in sorted(PACKAGE_DATA.rglob("*")) if p.is_file()}
 
 
 def _hash(obj: Any) -> str:
