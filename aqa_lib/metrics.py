@@ -121,3 +121,41 @@ def cumulative_score(pred: ArrayLike, true: ArrayLike, thresholds: ArrayLike) ->
 def evaluate(pred: ArrayLike, true: ArrayLike, *, norm: float = 1.0) -> dict[str, float]:
     """Spearman and original-scale MSE of normalised predictions, as a dict (what the tables report)."""
     return {"spearman": spearman(pred, true), "mse": mse(pred, true, norm=norm)}
+
+
+EPOCH_METRICS = ("spearman", "mse", "rl2")
+"""Metrics the training engine can compute on the test split after every epoch (``RunConfig.metrics``):
+``spearman`` (always needed: the protocols select on it), ``mse`` on the original score scale, and ``rl2``,
+the relative L2 distance (not ×100) with the score range taken from the target's scores over the train and
+test splits (LOGO's and MLAVL's R-ℓ2)."""
+
+
+def check_metrics(names: Sequence[str]) -> tuple[str, ...]:
+    """Validate a list of per-epoch metric names (unknown names listed with the valid ones)."""
+    names = tuple(names)
+    unknown = [n for n in names if n not in EPOCH_METRICS]
+    if unknown:
+        raise ValueError(f"Unknown metrics {unknown}; valid: {', '.join(EPOCH_METRICS)}.")
+    if "spearman" not in names:
+        raise ValueError("metrics must include 'spearman': both protocols select epochs on it.")
+    if len(set(names)) != len(names):
+        raise ValueError(f"metrics lists a name twice: {list(names)}.")
+    return names
+
+
+def epoch_metrics(names: Sequence[str], pred: ArrayLike, true: ArrayLike, *, norm: float,
+                  score_range: tuple[float, float]) -> dict[str, float]:
+    """The metrics ``names`` of normalised predictions against normalised labels (see :data:`EPOCH_METRICS`).
+
+    ``score_range`` is (min, max) of the target's scores on the original scale (used by ``rl2``).
+    """
+    out = {}
+    for name in check_metrics(names):
+        if name == "spearman":
+            out[name] = spearman(pred, true)
+        elif name == "mse":
+            out[name] = mse(pred, true, norm=norm)
+        else:
+            p, t = _pair(pred, true, name="rl2")
+            out[name] = relative_l2(p * norm, t * norm, score_min=score_range[0], score_max=score_range[1])
+    return out

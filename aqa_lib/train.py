@@ -1,10 +1,15 @@
 """The training engine every paper's notebooks share: one device-agnostic loop, a cache, both protocols.
 
 A run is described completely by a :class:`RunConfig` (plain data: model variant name and overrides, data,
-optimisation, what to record) and :func:`run` is a pure function of it: the result is cached under a
-fingerprint of (config, data fingerprint, code version) (:mod:`aqa_lib.cache`), so a notebook re-run trains
-nothing, a killed sweep resumes the missing runs, and one config is one job of a sweep
-(``python -m aqa_lib.train config.json`` on any worker).
+optimisation, what to record) and :func:`run` is a pure function of it. Its result is cached under
+:func:`run_key`, a fingerprint of what decides the numbers: the *resolved* architecture (the builder and
+every keyword it receives, not the variant's name, so two table rows that are the same model train once),
+the training settings, the data's fingerprint, the code the run imports and the torch version
+(:mod:`aqa_lib.cache`). What is only *recorded* (``record_*``, ``final_keys``, ``metrics``, ``save_weights``)
+is not part of the key: a cached run that recorded less than asked for is trained again with the union and
+its entry replaced (training is deterministic, so the numbers do not change). A notebook re-run trains
+nothing, a killed sweep resumes the missing runs (saying "resumed from epoch N"), and one config is one job
+of a sweep (``python -m aqa_lib.train config.json`` on any worker).
 
 Protocol (PAMFN / GDLT / LMAC-Net official practice, ``shared/design/models.md``): every epoch, train on
 random crops of ``window`` consecutive segments (the same crop for every modality), then evaluate on the
@@ -16,26 +21,47 @@ whole test sequences. Two numbers come out of every run:
   ``holdout > 0``, ``holdout``: the test Spearman at the epoch chosen on a held-out part of the training
   split (which the model then does not train on).
 
-Device: CUDA when asked for (``device="auto"`` resolves in :func:`aqa_lib.notebook.resolve_device`), with
-bf16 autocast and every split resident on the GPU (:class:`aqa_lib.data.batching.FeatureBank`: batches are
-gathered on the device, no per-step host copies, and loss parts are summed on the device and read once per
-epoch); CPU otherwise, deterministic per seed (initialisation, dropout and crops all come from ``seed``).
+Every epoch also computes the ``metrics`` of the config on the test split (:data:`aqa_lib.metrics.EPOCH_METRICS`:
+Spearman, MSE on the original scale, R-ℓ2), as history columns ``test_<metric>``.
+
+What a model reads besides features: a model may name per-video extras in ``batch_inputs`` (passed to
+``forward`` as keywords: difficulty degree, prompt ids, ``text`` / ``text_mask``) and ``loss_inputs``
+(passed to ``loss``: e.g. the other score types of a video); see :mod:`aqa_lib.data.batching`.
+
+Multi-stage runs (``init_from``): the source runs are fetched, or trained, *before* this run seeds its
+random generators and inside an isolated RNG context, so a stage-2 run gives the same numbers whether its
+stage-1 runs were cached or not.
+
+Device and precision: CUDA when asked for (``device="auto"`` resolves in
+:func:`aqa_lib.notebook.resolve_device`), with bf16 autocast for the forward pass; the features stay float32
+on the device (:class:`aqa_lib.data.batching.FeatureBank`: batches are gathered on the device, no per-step
+host copies) and the losses are computed in float32 outside autocast (an attention centre at T = 136 in bf16
+is off by up to a third of a segment). CPU otherwise, deterministic per seed (initialisation, dropout and
+crops all come from ``seed``).
 
 What figures need is recorded during training so they never retrain: for the training videos at
 ``record_train``, every epoch, the model's ``aux`` entries named in ``record_keys`` (LMAC-Net: attention
 centres per modality and layer, for the trajectory figures); after the last epoch, every ``aux`` entry of
 the videos at ``record_test`` (attention maps, per-query scores and weights, for the case-study figures).
+
+:func:`train` reads top to bottom as its steps: :func:`_setup` (data on the device, model, optimiser),
+:func:`_resume` (a killed run's checkpoint), then per epoch :func:`_train_epoch`, :func:`_evaluate`,
+:func:`_track_protocols`, :func:`_record_epoch` and :func:`_checkpoint`, and at the end
+:func:`_final_records`, :func:`_summary` and :func:`_meta`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import inspect
 import json
 import math
+import random
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -47,18 +73,22 @@ from torch import Tensor, nn
 
 from . import cache
 from .data import AQAData, load
-from .data.batching import FeatureBank
+from .data.batching import Batch, FeatureBank
 from .data.core import Split
-from .metrics import mse, spearman
-from .models.base import count_parameters, create_model, get_variant
+from .metrics import check_metrics, epoch_metrics
+from .models.base import ModelOutput, count_parameters, create_model, get_variant, model_config
 
 OPTIMIZERS = ("adamw", "sgd", "adam")
 PROTOCOLS = ("papers", "last", "holdout")
+NOT_IN_KEY = ("model", "record_train", "record_test", "record_keys", "final_keys", "save_weights", "metrics",
+              "data_root")
+"""RunConfig fields that do not decide a run's numbers: the variant's name (its resolved architecture does),
+what is recorded, and where the data lies (its content fingerprint does)."""
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything that determines one training run (hashed, with the data and code, into its cache key).
+    """Everything that determines one training run (its cache key is :func:`run_key`).
 
     Attributes:
         model: registered variant name (:func:`aqa_lib.models.base.create_model`), e.g. ``"lmac"``.
@@ -73,6 +103,7 @@ class RunConfig:
         window: training crop length in segments (0 = the dataset's ``train_window``).
         holdout: fraction of the training split held out for honest epoch selection (0 = none).
         eval_batch_size: whole-sequence evaluation batch size.
+        metrics: per-epoch test metrics (:data:`aqa_lib.metrics.EPOCH_METRICS`; ``spearman`` is required).
         record_train, record_test, record_keys: what to record for figures (see the module docstring).
             ``record_keys`` are paths into ``aux``: ``"centres"``, ``"attention/rgb/-1"`` (keys and list
             indices, negative from the end).
@@ -86,7 +117,7 @@ class RunConfig:
         freeze: submodule prefixes whose parameters are not trained and which stay in eval mode (BatchNorm
             statistics and dropout frozen too, unlike the official PAMFN code).
         device: ``"cpu"`` or ``"cuda"`` (resolve ``"auto"`` before building a config).
-        amp: bf16 autocast on CUDA (ignored on CPU).
+        amp: bf16 autocast of the forward pass on CUDA (ignored on CPU).
     """
 
     model: str
@@ -111,6 +142,7 @@ class RunConfig:
     window: int = 0
     holdout: float = 0.0
     eval_batch_size: int = 16
+    metrics: tuple[str, ...] = ("spearman", "mse")
     record_train: tuple[int, ...] = (0, 1, 2)
     record_test: tuple[int, ...] = (0, 1)
     record_keys: tuple[str, ...] = ()
@@ -134,6 +166,7 @@ class RunConfig:
             raise ValueError(f"lr must be a positive number, got {self.lr!r}.")
         if not 0.0 <= self.holdout < 0.9:
             raise ValueError(f"holdout must be a fraction in [0, 0.9), got {self.holdout!r}.")
+        object.__setattr__(self, "metrics", check_metrics(self.metrics))
         for spec in self.init_from:
             if not isinstance(spec, dict) or "run" not in spec or not spec["run"].get("save_weights"):
                 raise ValueError(
@@ -152,7 +185,7 @@ class RunConfig:
         if unknown:
             raise ValueError(f"Unknown RunConfig fields {unknown}; valid: {', '.join(sorted(known))}.")
         d = dict(d)
-        for key in ("record_train", "record_test", "record_keys", "final_keys", "freeze", "init_from"):
+        for key in ("record_train", "record_test", "record_keys", "final_keys", "freeze", "init_from", "metrics"):
             if key in d:
                 d[key] = tuple(d[key])
         return cls(**d)
@@ -165,11 +198,13 @@ class RunConfig:
 class RunResult:
     """A finished run: its config and cache key, per-epoch history, summary, predictions and records.
 
-    ``arrays`` holds ``test_pred_last``, ``test_pred_papers`` (at the papers' test-selected epoch) and
-    ``test_true`` on the original score scale, and recorded tensors: ``epoch/<key>/...`` stacked over epochs
-    (first axis), ``final_train/...`` and ``final_test/...`` (every ``aux`` entry of the recorded videos)
-    and ``test/<key>/...`` (the ``final_keys`` of every test video) after the last epoch. Time axes of
-    videos batched together are zero-padded to the longest; ``.../lengths`` gives each video's length.
+    ``config`` is the config that was asked for (a cache hit may come from a run of another variant name
+    with the same architecture, or one that recorded more). ``arrays`` holds ``test_pred_last``,
+    ``test_pred_papers`` (at the papers' test-selected epoch) and ``test_true`` on the original score scale,
+    and recorded tensors: ``epoch/<key>/...`` stacked over epochs (first axis), ``final_train/...`` and
+    ``final_test/...`` (every ``aux`` entry of the recorded videos) and ``test/<key>/...`` (the
+    ``final_keys`` of every test video) after the last epoch. Time axes of videos batched together are
+    zero-padded to the longest; ``.../lengths`` gives each video's length.
     """
 
     config: RunConfig
@@ -226,14 +261,114 @@ def _holdout_split(split: Split, fraction: float, seed: int) -> tuple[Split, Spl
     return split.subset(keep), split.subset(hold)
 
 
-def run_key(config: RunConfig, data: AQAData) -> str:
-    """Cache key of a run: fingerprint of (config, data fingerprint, code version)."""
-    return cache.fingerprint(config.to_dict(), data.fingerprint, cache.code_version())
+def data_window(data: AQAData) -> int:
+    from .data.registry import get_spec
+
+    return get_spec(data.dataset).train_window
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Engine
+# Cache key: what decides the numbers
 # ---------------------------------------------------------------------------------------------------------
+
+
+def _builder_name(config: RunConfig) -> tuple[str, str]:
+    builder = get_variant(config.model).builder
+    return builder.__module__, getattr(builder, "__qualname__", repr(builder))
+
+
+def code_roots(config: RunConfig) -> tuple[str, ...]:
+    """Modules whose source (and what they import) decides this run: the engine and the model's module."""
+    return (*cache.ENGINE_ROOTS, _builder_name(config)[0])
+
+
+def resolved_model_kwargs(config: RunConfig) -> dict[str, Any]:
+    """Every keyword the builder works with: its signature's defaults, the variant's overrides, the config's
+    ``model_kwargs`` (later ones win). A builder taking only ``**cfg`` contributes no defaults (its defaults
+    live in its code, which the code fingerprint covers)."""
+    builder = get_variant(config.model).builder
+    kwargs = model_config(config.model, **config.model_kwargs)
+    try:
+        params = inspect.signature(builder).parameters.values()
+    except (TypeError, ValueError):
+        return kwargs
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    defaults = {}
+    for p in params:
+        if p.kind in kinds and p.default is not inspect.Parameter.empty and p.name != "in_dims":
+            try:
+                cache.canonical_json(p.default)
+                defaults[p.name] = p.default
+            except TypeError:
+                defaults[p.name] = repr(p.default)
+    return {**defaults, **kwargs}
+
+
+def run_identity(config: RunConfig, data: AQAData | None = None) -> dict[str, Any]:
+    """What :func:`run_key` hashes: the resolved architecture, the training settings, the data's fingerprint,
+    the code version of :func:`code_roots` and the torch version (see the module docstring)."""
+    data = data if data is not None else load_data(config)
+    settings = {k: v for k, v in config.to_dict().items() if k not in NOT_IN_KEY}
+    module, name = _builder_name(config)
+    settings["model_kwargs"] = resolved_model_kwargs(config)
+    settings["init_from"] = [
+        {"into": spec.get("into", ""), "from": spec.get("from", ""), "run": run_key(RunConfig.from_dict(spec["run"]))}
+        for spec in config.init_from
+    ]
+    return {"builder": f"{module}.{name}", "settings": settings, "data": data.fingerprint,
+            "code": cache.code_version(code_roots(config)), "torch": torch.__version__}
+
+
+def run_key(config: RunConfig, data: AQAData | None = None) -> str:
+    """Cache key of a run: the fingerprint of :func:`run_identity`."""
+    return cache.fingerprint(run_identity(config, data))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Model calls: extras in, float32 losses out
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _autocast(device: torch.device, enabled: bool):
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
+
+
+def _forward(model: nn.Module, batch: Batch) -> ModelOutput:
+    """``model(features, mask, **extras it names in batch_inputs)``."""
+    names = tuple(getattr(model, "batch_inputs", ()))
+    return model(batch.features, batch.mask, **batch.pick(names, who=type(model).__name__)) if names \
+        else model(batch.features, batch.mask)
+
+
+def _fp32(obj: Any) -> Any:
+    """Floating tensors in a (nested) aux structure cast to float32 (gradients flow through the cast)."""
+    if isinstance(obj, Tensor):
+        return obj.float() if obj.is_floating_point() else obj
+    if isinstance(obj, dict):
+        return {k: _fp32(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_fp32(v) for v in obj)
+    return obj
+
+
+def _loss(model: nn.Module, out: ModelOutput, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
+    """The model's objective, in float32 outside autocast, with the extras it names in ``loss_inputs``."""
+    names = tuple(getattr(model, "loss_inputs", ()))
+    out32 = ModelOutput(out.score.float(), _fp32(out.aux))
+    with torch.autocast(device_type=batch.labels.device.type, enabled=False):
+        return model.loss(out32, batch.labels, **batch.pick(names, who=f"{type(model).__name__}.loss"))
+
+
+@torch.no_grad()
+def predict(model: nn.Module, bank: FeatureBank, *, batch_size: int = 16, amp: bool = True) -> np.ndarray:
+    """Normalised predictions on whole sequences, in split order (model put in eval mode)."""
+    model.eval()
+    out = []
+    for batch in bank.eval_batches(batch_size):
+        with _autocast(bank.device, amp):
+            o = _forward(model, batch)
+        out.append(o.score.float())
+    return torch.cat(out).cpu().numpy()
 
 
 def _flatten(prefix: str, obj: Any, out: dict[str, np.ndarray]) -> None:
@@ -250,43 +385,6 @@ def _flatten(prefix: str, obj: Any, out: dict[str, np.ndarray]) -> None:
         out[prefix] = np.asarray(obj)
 
 
-def _autocast(device: torch.device, enabled: bool):
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
-
-
-def _make_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimizer:
-    groups: dict[float, list[nn.Parameter]] = {}
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        factor = next((f for prefix, f in config.lr_multipliers.items() if name.startswith(prefix)), 1.0)
-        groups.setdefault(float(factor), []).append(p)
-    if not groups:
-        raise TrainingError(f"Model {config.model!r} has no trainable parameters.")
-    param_groups = [{"params": ps, "lr": config.lr * f, "lr_factor": f} for f, ps in groups.items()]
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(param_groups, lr=config.lr, weight_decay=config.weight_decay)
-    if config.optimizer == "adam":
-        return torch.optim.Adam(param_groups, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.SGD(param_groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-
-
-def _cosine(step: int, total: int, min_ratio: float) -> float:
-    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * min(step, total) / max(total, 1)))
-
-
-@torch.no_grad()
-def predict(model: nn.Module, bank: FeatureBank, *, batch_size: int = 16, amp: bool = True) -> np.ndarray:
-    """Normalised predictions on whole sequences, in split order (model put in eval mode)."""
-    model.eval()
-    out = []
-    for batch in bank.eval_batches(batch_size):
-        with _autocast(bank.device, amp):
-            o = model(batch.features, batch.mask)
-        out.append(o.score.float())
-    return torch.cat(out).cpu().numpy()
-
-
 @torch.no_grad()
 def _record(model: nn.Module, bank: FeatureBank, index: Sequence[int], keys: Iterable[str] | None,
             amp: bool) -> dict[str, np.ndarray]:
@@ -295,7 +393,7 @@ def _record(model: nn.Module, bank: FeatureBank, index: Sequence[int], keys: Ite
     model.eval()
     batch = bank.full_batch(torch.as_tensor(list(index), device=bank.device))
     with _autocast(bank.device, amp):
-        o = model(batch.features, batch.mask)
+        o = _forward(model, batch)
     if keys is None:
         aux = o.aux
     else:
@@ -344,209 +442,59 @@ def _valid_index(index: Sequence[int], n: int) -> list[int]:
     return [i for i in index if 0 <= i < n]
 
 
-def train(config: RunConfig, *, data: AQAData | None = None, progress: bool = False, key: str | None = None,
-          checkpoint_every_s: float = 60.0, keep_checkpoint: bool = False,
-          on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None) -> RunResult:
-    """Train one run from scratch (or from its checkpoint, if a killed run left one) and return its result.
+# ---------------------------------------------------------------------------------------------------------
+# Engine: the steps of one run
+# ---------------------------------------------------------------------------------------------------------
 
-    Prefer :func:`run`, which adds the results cache. ``on_epoch_end(epoch, row)`` is called after each
-    epoch's evaluation (tests use it to simulate a kill). A finished run deletes its checkpoint unless
-    ``keep_checkpoint`` (:func:`run` keeps it until the result is safely cached, then deletes it).
-    """
-    data = data if data is not None else load_data(config)
-    key = key or run_key(config, data)
-    device = torch.device(config.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise TrainingError("config.device is 'cuda' but no CUDA GPU is visible; use device='cpu'.")
 
-    torch.manual_seed(config.seed)
-    model = create_model(config.model, in_dims=dict(data.modalities), **config.model_kwargs).to(device)
-    _initialise(model, config)
+@contextlib.contextmanager
+def isolated_rng() -> Iterator[None]:
+    """Run a block without touching the caller's random state (torch CPU and CUDA, numpy, ``random``)."""
+    np_state, py_state = np.random.get_state(), random.getstate()  # noqa: NPY002 - the legacy global state
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
     try:
-        frozen = [model.get_submodule(p) for p in config.freeze]
-    except AttributeError as exc:
-        raise ValueError(f"freeze names a submodule {config.model!r} does not have: {exc}") from None
-    for module in frozen:
-        module.requires_grad_(False)
-    mods = tuple(model.modalities)
-    train_split, hold_split = _holdout_split(data.train, config.holdout, config.seed)
-    store = torch.bfloat16 if (device.type == "cuda" and config.amp) else torch.float32
-    pin = device.type == "cuda"
-    banks = {"train": FeatureBank(train_split.select_modalities(mods), device, store, pin),
-             "test": FeatureBank(data.test.select_modalities(mods), device, store, pin)}
-    if hold_split is not None:
-        banks["holdout"] = FeatureBank(hold_split.select_modalities(mods), device, store, pin)
-    window = config.window or data_window(data)
-    n_train = len(banks["train"])
-    # Drop a last batch of one video (BatchNorm cannot train on it); keep every other remainder.
-    steps_per_epoch = max(1, n_train // config.batch_size + (n_train % config.batch_size > 1))
-    total_steps = steps_per_epoch * config.epochs
-    opt = _make_optimizer(model, config)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine(s, total_steps, config.min_lr_ratio))
-    gen = torch.Generator().manual_seed(config.seed)
-    rec_train = _valid_index(config.record_train, n_train)
-    n_test = len(banks["test"])
-    rec_test = _valid_index(config.record_test, n_test)
-
-    history: list[dict[str, Any]] = []
-    epoch_records: dict[str, list[np.ndarray]] = {}
-    best = {"papers": (-math.inf, -1, None), "holdout": (-math.inf, -1, None)}
-    start_epoch = 0
-    ckpt = cache.checkpoint_path(key)
-    if ckpt.exists():
-        state = torch.load(ckpt, map_location=device, weights_only=False)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        gen.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        if device.type == "cuda" and state.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state(state["cuda_rng"], device)
-        history, epoch_records, best = state["history"], state["epoch_records"], state["best"]
-        start_epoch = state["epoch"]
-
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=config.epochs, initial=start_epoch, desc=f"{config.model} {config.target} s{config.seed}",
-                   leave=False)
-    last_ckpt = time.perf_counter()
-    t_start = time.perf_counter()
-    for epoch in range(start_epoch, config.epochs):
-        t0 = time.perf_counter()
-        model.train()
-        for module in frozen:
-            module.eval()
-        perm = torch.randperm(n_train, generator=gen)
-        sums: dict[str, Tensor] = {}
-        n_steps = 0
-        for s in range(steps_per_epoch):
-            idx = perm[s * config.batch_size:(s + 1) * config.batch_size]
-            batch = banks["train"].train_batch(idx, window, gen)
-            with _autocast(device, config.amp):
-                out = model(batch.features, batch.mask)
-                total, parts = model.loss(out, batch.labels)
-            opt.zero_grad(set_to_none=True)
-            total.backward()
-            if config.grad_clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            opt.step()
-            sched.step()
-            for name, value in {"loss": total, **parts}.items():
-                v = value.detach().float()
-                sums[name] = sums[name] + v if name in sums else v
-            n_steps += 1
-        row: dict[str, Any] = {"epoch": epoch + 1}
-        row.update({f"train_{k}": float(v) / n_steps for k, v in sums.items()})  # one sync per epoch
-        if not math.isfinite(row["train_loss"]):
-            raise TrainingError(
-                f"{config.model} on {config.dataset}/{config.target}: the training loss became "
-                f"{row['train_loss']} in epoch {epoch + 1}. Lower lr (now {config.lr}) or enable grad_clip."
-            )
-        row["lr"] = opt.param_groups[0]["lr"] / opt.param_groups[0].get("lr_factor", 1.0)
-        preds = {}
-        for split_name in ("test", "holdout"):
-            if split_name not in banks:
-                continue
-            pred = predict(model, banks[split_name], batch_size=config.eval_batch_size, amp=config.amp)
-            true = banks[split_name].labels.cpu().numpy()
-            preds[split_name] = pred
-            row[f"{split_name}_spearman"] = spearman(pred, true)
-            row[f"{split_name}_mse"] = mse(pred, true, norm=data.norm)
-        row["seconds"] = time.perf_counter() - t0
-        for protocol, split_name in (("papers", "test"), ("holdout", "holdout")):
-            if split_name in preds and row[f"{split_name}_spearman"] > best[protocol][0]:
-                best[protocol] = (row[f"{split_name}_spearman"], epoch + 1, preds["test"])
-        if config.record_keys and rec_train:
-            for k, v in _record(model, banks["train"], rec_train, config.record_keys, config.amp).items():
-                epoch_records.setdefault(k, []).append(v)
-        history.append(row)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(test_rho=f"{row['test_spearman']:.3f}", loss=f"{row['train_loss']:.4f}")
-        if on_epoch_end is not None:
-            on_epoch_end(epoch + 1, row)
-        if time.perf_counter() - last_ckpt > checkpoint_every_s and epoch + 1 < config.epochs:
-            cache.atomic_torch_save(
-                {"epoch": epoch + 1, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                 "scheduler": sched.state_dict(), "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
-                 "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-                 "history": history, "epoch_records": epoch_records, "best": best},
-                ckpt,
-            )
-            last_ckpt = time.perf_counter()
-    if bar is not None:
-        bar.close()
-
-    hist = pd.DataFrame(history)
-    last_pred = predict(model, banks["test"], batch_size=config.eval_batch_size, amp=config.amp)
-    arrays: dict[str, np.ndarray] = {
-        "test_true": data.test.scores.astype(np.float64),
-        "test_pred_last": last_pred.astype(np.float64) * data.norm,
-        "test_pred_papers": np.asarray(best["papers"][2], dtype=np.float64) * data.norm,
-    }
-    if best["holdout"][2] is not None:
-        arrays["test_pred_holdout"] = np.asarray(best["holdout"][2], dtype=np.float64) * data.norm
-    for k, v in epoch_records.items():
-        arrays[f"epoch/{k}"] = np.stack(v)
-    for k, v in _record(model, banks["train"], rec_train, None, config.amp).items():
-        arrays[f"final_train/{k}"] = v
-    for prefix, index, keys in (("final_test", rec_test, None),
-                                ("test", list(range(n_test)) if config.final_keys else [], config.final_keys)):
-        parts: dict[str, list[np.ndarray]] = {}
-        for start in range(0, len(index), config.eval_batch_size):  # batched: whole test sets fit any memory
-            part = _record(model, banks["test"], index[start:start + config.eval_batch_size], keys, config.amp)
-            if start == 0:  # entries without a per-video first axis (e.g. query weights) are kept once
-                n_b = len(part["score"])
-                shared = {k for k, v in part.items() if v.ndim == 0 or v.shape[0] != n_b}
-            for k, v in part.items():
-                if k not in shared or start == 0:
-                    parts.setdefault(k, []).append(v)
-        for k, v in parts.items():
-            arrays[f"{prefix}/{k}"] = _concat_padded(v)
-    summary = {
-        "papers_spearman": float(best["papers"][0]),
-        "papers_epoch": int(best["papers"][1]),
-        "last_spearman": float(hist["test_spearman"].iloc[-1]),
-        "last_mse": float(hist["test_mse"].iloc[-1]),
-        "papers_mse": float(hist["test_mse"].iloc[best["papers"][1] - 1]),
-        "seconds_per_epoch": float(hist["seconds"].mean()),
-    }
-    if hold_split is not None:
-        summary["holdout_epoch"] = int(best["holdout"][1])
-        summary["holdout_spearman"] = float(hist["test_spearman"].iloc[best["holdout"][1] - 1])
-    meta = {
-        "provenance": data.provenance,
-        "data_fingerprint": data.fingerprint,
-        "code_version": cache.code_version(),
-        "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
-        "torch": torch.__version__,
-        "n_params": count_parameters(model),
-        "n_trainable": count_parameters(model, trainable_only=True),
-        "modalities": list(mods),
-        "window": window,
-        "train_names": train_split.names,
-        "test_names": data.test.names,
-        "record_train": [train_split.names[i] for i in rec_train],
-        "record_train_index": rec_train,
-        "record_test": [data.test.names[i] for i in rec_test],
-        "record_test_index": rec_test,
-        "wall_seconds": time.perf_counter() - t_start,
-    }
-    result = RunResult(config, key, summary, hist, arrays, meta)
-    if not keep_checkpoint:
-        ckpt.unlink(missing_ok=True)
-    if config.save_weights:
-        result.state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return result
+        with torch.random.fork_rng(devices=devices):
+            yield
+    finally:
+        np.random.set_state(np_state)  # noqa: NPY002
+        random.setstate(py_state)
 
 
-def _initialise(model: nn.Module, config: RunConfig) -> None:
-    """Load the weights named by ``config.init_from`` (training the source runs first if not cached)."""
+def _make_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimizer:
+    groups: dict[float, list[nn.Parameter]] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        factor = next((f for prefix, f in config.lr_multipliers.items() if name.startswith(prefix)), 1.0)
+        groups.setdefault(float(factor), []).append(p)
+    if not groups:
+        raise TrainingError(f"Model {config.model!r} has no trainable parameters.")
+    param_groups = [{"params": ps, "lr": config.lr * f, "lr_factor": f} for f, ps in groups.items()]
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(param_groups, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(param_groups, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(param_groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+
+
+def _cosine(step: int, total: int, min_ratio: float) -> float:
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * min(step, total) / max(total, 1)))
+
+
+def _pretrained_sources(config: RunConfig) -> list[tuple[dict[str, Any], str]]:
+    """The runs ``init_from`` starts from, each fetched from the cache or trained now, with an isolated RNG
+    (so this run's numbers do not depend on whether they were cached). Returns (spec, cache key) pairs."""
+    sources = []
     for spec in config.init_from:
-        source = run(RunConfig.from_dict(spec["run"]))
-        weights = cache.load_weights(source.key)
+        with isolated_rng():
+            sources.append((spec, run(RunConfig.from_dict(spec["run"])).key))
+    return sources
+
+
+def _load_pretrained(model: nn.Module, config: RunConfig, sources: list[tuple[dict[str, Any], str]]) -> None:
+    """Copy each source run's weights under ``from`` into this model's ``into`` submodule."""
+    for spec, key in sources:
+        weights = cache.load_weights(key)
         src, dst = spec.get("from", ""), spec.get("into", "")
         src_p, dst_p = (src + "." if src else ""), (dst + "." if dst else "")
         picked = {dst_p + k[len(src_p):]: v for k, v in weights.items() if k.startswith(src_p)}
@@ -560,28 +508,358 @@ def _initialise(model: nn.Module, config: RunConfig) -> None:
         model.load_state_dict(picked, strict=False)
 
 
-def data_window(data: AQAData) -> int:
-    from .data.registry import get_spec
+@dataclass
+class _Run:
+    """The state of one run in progress (what :func:`train`'s steps share)."""
 
-    return get_spec(data.dataset).train_window
+    config: RunConfig
+    data: AQAData
+    device: torch.device
+    model: nn.Module
+    frozen: list[nn.Module]
+    train_split: Split
+    banks: dict[str, FeatureBank]
+    window: int
+    steps_per_epoch: int
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LRScheduler
+    gen: torch.Generator
+    rec_train: list[int]
+    rec_test: list[int]
+    score_range: tuple[float, float]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    epoch_records: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    best: dict[str, tuple[float, int, Any]] = field(
+        default_factory=lambda: {"papers": (-math.inf, -1, None), "holdout": (-math.inf, -1, None)})
+    start_epoch: int = 0
+
+
+def _setup(config: RunConfig, data: AQAData) -> _Run:
+    """Source runs, seeded model (pretrained parts loaded, frozen parts frozen), data on the device,
+    optimiser and schedule, crop generator."""
+    device = torch.device(config.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise TrainingError("config.device is 'cuda' but no CUDA GPU is visible; use device='cpu'.")
+    sources = _pretrained_sources(config)  # before seeding: this run's randomness starts below
+    torch.manual_seed(config.seed)
+    model = create_model(config.model, in_dims=dict(data.modalities), **config.model_kwargs).to(device)
+    _load_pretrained(model, config, sources)
+    try:
+        frozen = [model.get_submodule(p) for p in config.freeze]
+    except AttributeError as exc:
+        raise ValueError(f"freeze names a submodule {config.model!r} does not have: {exc}") from None
+    for module in frozen:
+        module.requires_grad_(False)
+    mods = tuple(model.modalities)
+    train_split, hold_split = _holdout_split(data.train, config.holdout, config.seed)
+    pin = device.type == "cuda"  # features stay float32 on the device; autocast casts per operation
+    banks = {"train": FeatureBank(train_split.select_modalities(mods), device, torch.float32, pin),
+             "test": FeatureBank(data.test.select_modalities(mods), device, torch.float32, pin)}
+    if hold_split is not None:
+        banks["holdout"] = FeatureBank(hold_split.select_modalities(mods), device, torch.float32, pin)
+    for names, who in ((getattr(model, "batch_inputs", ()), "forward"), (getattr(model, "loss_inputs", ()), "loss")):
+        missing = [n for n in names if n not in banks["train"].extras and not (
+            n in ("text", "text_mask") and banks["train"].text_flat is not None)]
+        if missing:
+            raise TrainingError(
+                f"{config.model!r} reads per-video {missing} in its {who}, but {data.dataset}/{data.target} "
+                f"({data.source}) provides {sorted(banks['train'].extras) or 'no extras'}"
+                f"{' and text' if banks['train'].text_flat is not None else ''}. Load data that has them."
+            )
+    n_train = len(banks["train"])
+    # Drop a last batch of one video (BatchNorm cannot train on it); keep every other remainder.
+    steps_per_epoch = max(1, n_train // config.batch_size + (n_train % config.batch_size > 1))
+    total_steps = steps_per_epoch * config.epochs
+    opt = _make_optimizer(model, config)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine(s, total_steps, config.min_lr_ratio))
+    scores = np.concatenate([data.train.scores, data.test.scores]).astype(np.float64)
+    return _Run(config, data, device, model, frozen, train_split, banks, config.window or data_window(data),
+                steps_per_epoch, opt, sched, torch.Generator().manual_seed(config.seed),
+                _valid_index(config.record_train, n_train), _valid_index(config.record_test, len(banks["test"])),
+                (float(scores.min()), float(scores.max())))
+
+
+def _record_fields(config: RunConfig) -> dict[str, Any]:
+    return {k: list(getattr(config, k)) for k in ("record_train", "record_test", "record_keys", "metrics")}
+
+
+def _resume(r: _Run, key: str) -> None:
+    """Continue from the checkpoint a killed run of the same key left (if it recorded the same things)."""
+    ckpt = cache.checkpoint_path(key)
+    if not ckpt.exists():
+        return
+    state = torch.load(ckpt, map_location=r.device, weights_only=False)
+    if state.get("records") != _record_fields(r.config):
+        return  # a run recording other things: its history cannot be continued
+    r.model.load_state_dict(state["model"])
+    r.opt.load_state_dict(state["optimizer"])
+    r.sched.load_state_dict(state["scheduler"])
+    r.gen.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    if r.device.type == "cuda" and state.get("cuda_rng") is not None:
+        torch.cuda.set_rng_state(state["cuda_rng"], r.device)
+    r.history, r.epoch_records, r.best = state["history"], state["epoch_records"], state["best"]
+    r.start_epoch = state["epoch"]
+    print(f"[aqa_lib] {r.config.model} {r.config.dataset}/{r.config.target} seed {r.config.seed}: "
+          f"resumed from epoch {r.start_epoch} (checkpoint {ckpt.name})", flush=True)
+
+
+def _train_epoch(r: _Run, epoch: int) -> dict[str, float]:
+    """One pass over the training split in random crops; the mean of every loss part."""
+    r.model.train()
+    for module in r.frozen:
+        module.eval()
+    n_train = len(r.banks["train"])
+    perm = torch.randperm(n_train, generator=r.gen)
+    sums: dict[str, Tensor] = {}
+    for s in range(r.steps_per_epoch):
+        idx = perm[s * r.config.batch_size:(s + 1) * r.config.batch_size]
+        batch = r.banks["train"].train_batch(idx, r.window, r.gen)
+        with _autocast(r.device, r.config.amp):
+            out = _forward(r.model, batch)
+        total, parts = _loss(r.model, out, batch)
+        r.opt.zero_grad(set_to_none=True)
+        total.backward()
+        if r.config.grad_clip > 0:
+            nn.utils.clip_grad_norm_(r.model.parameters(), r.config.grad_clip)
+        r.opt.step()
+        r.sched.step()
+        for name, value in {"loss": total, **parts}.items():
+            v = value.detach().float()
+            sums[name] = sums[name] + v if name in sums else v
+    row = {f"train_{k}": float(v) / r.steps_per_epoch for k, v in sums.items()}  # one sync per epoch
+    if not math.isfinite(row["train_loss"]):
+        c = r.config
+        raise TrainingError(
+            f"{c.model} on {c.dataset}/{c.target}: the training loss became {row['train_loss']} in epoch "
+            f"{epoch}. Lower lr (now {c.lr}) or enable grad_clip."
+        )
+    return row
+
+
+def _evaluate(r: _Run) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """The config's metrics on the test (and held-out) split, and the predictions they came from."""
+    row: dict[str, float] = {}
+    preds = {}
+    for split_name in ("test", "holdout"):
+        if split_name not in r.banks:
+            continue
+        pred = predict(r.model, r.banks[split_name], batch_size=r.config.eval_batch_size, amp=r.config.amp)
+        true = r.banks[split_name].labels.cpu().numpy()
+        preds[split_name] = pred
+        values = epoch_metrics(r.config.metrics, pred, true, norm=r.data.norm, score_range=r.score_range)
+        row.update({f"{split_name}_{k}": v for k, v in values.items()})
+    return row, preds
+
+
+def _track_protocols(r: _Run, epoch: int, row: dict[str, Any], preds: dict[str, np.ndarray]) -> None:
+    """Keep the best epoch on the test split (papers) and on the held-out split (holdout)."""
+    for protocol, split_name in (("papers", "test"), ("holdout", "holdout")):
+        if split_name in preds and row[f"{split_name}_spearman"] > r.best[protocol][0]:
+            r.best[protocol] = (row[f"{split_name}_spearman"], epoch, preds["test"])
+
+
+def _record_epoch(r: _Run) -> None:
+    if r.config.record_keys and r.rec_train:
+        for k, v in _record(r.model, r.banks["train"], r.rec_train, r.config.record_keys, r.config.amp).items():
+            r.epoch_records.setdefault(k, []).append(v)
+
+
+def _checkpoint(r: _Run, key: str, epoch: int) -> None:
+    cache.atomic_torch_save(
+        {"epoch": epoch, "model": r.model.state_dict(), "optimizer": r.opt.state_dict(),
+         "scheduler": r.sched.state_dict(), "generator": r.gen.get_state(), "torch_rng": torch.get_rng_state(),
+         "cuda_rng": torch.cuda.get_rng_state(r.device) if r.device.type == "cuda" else None,
+         "history": r.history, "epoch_records": r.epoch_records, "best": r.best,
+         "records": _record_fields(r.config)},
+        cache.checkpoint_path(key),
+    )
+
+
+def _final_records(r: _Run) -> dict[str, np.ndarray]:
+    """Predictions of both protocols on the original scale, and every record for the figures."""
+    c, norm = r.config, r.data.norm
+    last_pred = predict(r.model, r.banks["test"], batch_size=c.eval_batch_size, amp=c.amp)
+    arrays: dict[str, np.ndarray] = {
+        "test_true": r.data.test.scores.astype(np.float64),
+        "test_pred_last": last_pred.astype(np.float64) * norm,
+        "test_pred_papers": np.asarray(r.best["papers"][2], dtype=np.float64) * norm,
+    }
+    if r.best["holdout"][2] is not None:
+        arrays["test_pred_holdout"] = np.asarray(r.best["holdout"][2], dtype=np.float64) * norm
+    for k, v in r.epoch_records.items():
+        arrays[f"epoch/{k}"] = np.stack(v)
+    for k, v in _record(r.model, r.banks["train"], r.rec_train, None, c.amp).items():
+        arrays[f"final_train/{k}"] = v
+    n_test = len(r.banks["test"])
+    for prefix, index, keys in (("final_test", r.rec_test, None),
+                                ("test", list(range(n_test)) if c.final_keys else [], c.final_keys)):
+        parts: dict[str, list[np.ndarray]] = {}
+        for start in range(0, len(index), c.eval_batch_size):  # batched: whole test sets fit any memory
+            part = _record(r.model, r.banks["test"], index[start:start + c.eval_batch_size], keys, c.amp)
+            if start == 0:  # entries without a per-video first axis (e.g. query weights) are kept once
+                n_b = len(part["score"])
+                shared = {k for k, v in part.items() if v.ndim == 0 or v.shape[0] != n_b}
+            for k, v in part.items():
+                if k not in shared or start == 0:
+                    parts.setdefault(k, []).append(v)
+        for k, v in parts.items():
+            arrays[f"{prefix}/{k}"] = _concat_padded(v)
+    return arrays
+
+
+def _summary(r: _Run, hist: pd.DataFrame) -> dict[str, Any]:
+    """Each protocol's epoch and every metric there (``papers_*``, ``last_*``, ``holdout_*``)."""
+    papers_epoch = int(r.best["papers"][1])
+    summary: dict[str, Any] = {"papers_spearman": float(r.best["papers"][0]), "papers_epoch": papers_epoch}
+    for m in r.config.metrics:
+        summary[f"last_{m}"] = float(hist[f"test_{m}"].iloc[-1])
+        if m != "spearman":
+            summary[f"papers_{m}"] = float(hist[f"test_{m}"].iloc[papers_epoch - 1])
+    summary["seconds_per_epoch"] = float(hist["seconds"].mean())
+    if "holdout" in r.banks:
+        summary["holdout_epoch"] = int(r.best["holdout"][1])
+        for m in r.config.metrics:
+            summary[f"holdout_{m}"] = float(hist[f"test_{m}"].iloc[r.best["holdout"][1] - 1])
+    return summary
+
+
+def _meta(r: _Run, seconds: float, resumed_from: int) -> dict[str, Any]:
+    device = r.device
+    names, test_names = r.train_split.names, r.data.test.names
+    return {
+        "provenance": r.data.provenance,
+        "data_fingerprint": r.data.fingerprint,
+        "code_roots": list(code_roots(r.config)),
+        "code_version": cache.code_version(code_roots(r.config)),
+        "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
+        "torch": torch.__version__,
+        "n_params": count_parameters(r.model),
+        "n_trainable": count_parameters(r.model, trainable_only=True),
+        "modalities": list(r.model.modalities),
+        "window": r.window,
+        "train_names": names,
+        "test_names": test_names,
+        "record_train": [names[i] for i in r.rec_train],
+        "record_train_index": r.rec_train,
+        "record_test": [test_names[i] for i in r.rec_test],
+        "record_test_index": r.rec_test,
+        "wall_seconds": seconds,
+        "resumed_from_epoch": resumed_from,
+    }
+
+
+def _progress_bar(config: RunConfig, initial: int) -> Any:
+    try:  # widgets in Jupyter when ipywidgets is installed; plain text otherwise (no "IProgress not found")
+        import ipywidgets  # noqa: F401
+        from tqdm.auto import tqdm
+    except ImportError:
+        from tqdm.std import tqdm
+    return tqdm(total=config.epochs, initial=initial, desc=f"{config.model} {config.target} s{config.seed}",
+                leave=False)
+
+
+def train(config: RunConfig, *, data: AQAData | None = None, progress: bool = False, key: str | None = None,
+          checkpoint_every_s: float = 60.0, keep_checkpoint: bool = False, resume: bool = True,
+          on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None) -> RunResult:
+    """Train one run from scratch (or, with ``resume``, from the checkpoint a killed run left) and return it.
+
+    Prefer :func:`run`, which adds the results cache. ``on_epoch_end(epoch, row)`` is called after each
+    epoch's evaluation (tests use it to simulate a kill). A finished run deletes its checkpoint unless
+    ``keep_checkpoint`` (:func:`run` keeps it until the result is safely cached, then deletes it).
+    """
+    data = data if data is not None else load_data(config)
+    key = key or run_key(config, data)
+    r = _setup(config, data)
+    if resume:
+        _resume(r, key)
+    resumed_from = r.start_epoch
+    bar = _progress_bar(config, r.start_epoch) if progress else None
+    last_ckpt = t_start = time.perf_counter()
+    for epoch in range(r.start_epoch + 1, config.epochs + 1):
+        t0 = time.perf_counter()
+        row: dict[str, Any] = {"epoch": epoch, **_train_epoch(r, epoch)}
+        row["lr"] = r.opt.param_groups[0]["lr"] / r.opt.param_groups[0].get("lr_factor", 1.0)
+        metrics, preds = _evaluate(r)
+        row.update(metrics)
+        row["seconds"] = time.perf_counter() - t0
+        _track_protocols(r, epoch, row, preds)
+        _record_epoch(r)
+        r.history.append(row)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(test_rho=f"{row['test_spearman']:.3f}", loss=f"{row['train_loss']:.4f}")
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, row)
+        if time.perf_counter() - last_ckpt > checkpoint_every_s and epoch < config.epochs:
+            _checkpoint(r, key, epoch)
+            last_ckpt = time.perf_counter()
+    if bar is not None:
+        bar.close()
+
+    hist = pd.DataFrame(r.history)
+    result = RunResult(config, key, _summary(r, hist), hist, _final_records(r),
+                       _meta(r, time.perf_counter() - t_start, resumed_from))
+    if not keep_checkpoint:
+        cache.checkpoint_path(key).unlink(missing_ok=True)
+    if config.save_weights:
+        result.state_dict = {k: v.detach().cpu() for k, v in r.model.state_dict().items()}
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Cached runs
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _covers(stored: dict[str, Any], config: RunConfig, key: str) -> bool:
+    """Does a cached run (its stored config) hold everything ``config`` asks to be recorded?"""
+    return (set(config.record_keys) <= set(stored.get("record_keys", ()))
+            and set(config.final_keys) <= set(stored.get("final_keys", ()))
+            and set(config.metrics) <= set(stored.get("metrics", ("spearman", "mse")))
+            and list(config.record_train) == list(stored.get("record_train", ()))
+            and list(config.record_test) == list(stored.get("record_test", ()))
+            and (not config.save_weights or cache.has_weights(key)))
+
+
+def _widened(config: RunConfig, stored: dict[str, Any]) -> RunConfig:
+    """``config`` recording everything the stored run recorded too (so replacing it loses nothing)."""
+    def union(name: str) -> tuple:
+        return tuple(dict.fromkeys([*stored.get(name, ()), *getattr(config, name)]))
+
+    same_videos = (list(config.record_train) == list(stored.get("record_train", ()))
+                   and list(config.record_test) == list(stored.get("record_test", ())))
+    return config.replace(
+        record_keys=union("record_keys") if same_videos else config.record_keys,
+        final_keys=union("final_keys"), metrics=tuple(m for m in union("metrics")),
+        save_weights=config.save_weights or bool(stored.get("save_weights")))
 
 
 def run(config: RunConfig, *, use_cache: bool = True, progress: bool = False) -> RunResult:
-    """The result of ``config``: from the cache when present, else trained (and then cached atomically)."""
+    """The result of ``config``: from the cache when present, else trained (and then cached atomically).
+
+    With ``use_cache=False`` the run trains from scratch: the cache is neither read nor written, and a
+    checkpoint a killed run left is not resumed.
+    """
     data = load_data(config)
     key = run_key(config, data)
+    to_train, replace = config, False
     if use_cache:
         hit = cache.load(key)
         if hit is not None:
             meta, arrays = hit
-            return RunResult(RunConfig.from_dict(meta["config"]), key, meta["summary"],
-                             pd.DataFrame(meta["history"]), arrays, meta["meta"], cached=True)
-    result = train(config, data=data, progress=progress, key=key, keep_checkpoint=use_cache)
+            if _covers(meta["config"], config, key):
+                info = {**meta["meta"], "provenance": data.provenance}  # this data's path, not the first run's
+                return RunResult(config, key, meta["summary"], pd.DataFrame(meta["history"]), arrays, info,
+                                 cached=True)
+            to_train, replace = _widened(config, meta["config"]), True
+    result = train(to_train, data=data, progress=progress, key=key, keep_checkpoint=use_cache, resume=use_cache)
     if use_cache:
-        cache.save(key, {"config": config.to_dict(), "summary": result.summary,
+        cache.save(key, {"config": to_train.to_dict(), "summary": result.summary,
                          "history": result.history.to_dict(orient="list"), "meta": result.meta}, result.arrays,
-                   result.state_dict)
+                   result.state_dict, replace=replace)
         cache.checkpoint_path(key).unlink(missing_ok=True)
+    result.config = config
     return result
 
 
@@ -607,11 +885,16 @@ def summarise(results: Sequence[RunResult], *, by: Sequence[str] = ("model", "da
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run one training job (a RunConfig as JSON) and print its summary.")
     parser.add_argument("config", help="path to a JSON file holding a RunConfig's fields, or '-' for stdin")
-    parser.add_argument("--no-cache", action="store_true", help="train even if a cached result exists")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="train from scratch: do not read or write the cache, do not resume a checkpoint")
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args(argv)
-    text = sys.stdin.read() if args.config == "-" else open(args.config).read()
-    result = run(RunConfig.from_dict(json.loads(text)), use_cache=not args.no_cache, progress=args.progress)
+    try:
+        text = sys.stdin.read() if args.config == "-" else open(args.config).read()
+        fields = json.loads(text)
+    except (OSError, json.JSONDecodeError) as exc:
+        parser.error(f"cannot read a RunConfig from {args.config!r}: {exc}")
+    result = run(RunConfig.from_dict(fields), use_cache=not args.no_cache, progress=args.progress)
     print(json.dumps({"key": result.key, "cached": result.cached, **result.summary}, indent=1))
     return 0
 

@@ -81,3 +81,27 @@ def test_bad_window_and_batch_size():
         bank.train_batch(torch.tensor([0]), 0)
     with pytest.raises(ValueError, match="batch_size"):
         list(bank.eval_batches(0))
+
+
+def test_extras_and_text_travel_with_the_videos():
+    split = _split([20, 15, 30])
+    split.extras = {"dd": np.array([3.0, 2.5, 3.6]), "prompt": np.array([4, 0, 7]),
+                    "judge": np.array(["a", "b", "c"])}
+    split.text = [np.full((n, 2), i + 1, dtype=np.float32) for i, n in enumerate([3, 1, 5])]
+    bank = FeatureBank(split)
+    batch = bank.train_batch(torch.tensor([2, 0]), window=8, generator=torch.Generator().manual_seed(0))
+    assert batch.extras["dd"].tolist() == pytest.approx([3.6, 3.0])
+    assert batch.extras["prompt"].dtype == torch.long and batch.extras["prompt"].tolist() == [7, 4]
+    assert "judge" not in batch.extras  # non-numeric columns are not batched
+    text, mask = batch.extras["text"], batch.extras["text_mask"]
+    assert text.shape == (2, 5, 2) and mask.tolist() == [[True] * 5, [True] * 3 + [False] * 2]
+    assert text[0, :, 0].tolist() == [3] * 5 and text[1, :, 0].tolist() == [1, 1, 1, 0, 0]  # whole, uncropped
+    with pytest.raises(KeyError, match=r"reads per-video \['difficulty'\].*provides"):
+        batch.pick(("difficulty",))
+    ids = _split([4, 4])
+    ids.text = [np.array([5, 6, 7]), np.array([8])]
+    got = FeatureBank(ids).full_batch(torch.tensor([0, 1])).extras
+    assert got["text"].tolist() == [[5, 6, 7], [8, 0, 0]] and got["text"].dtype == torch.long
+    ids.text = [np.zeros((2, 2)), np.zeros(3)]
+    with pytest.raises(DataError, match="token ids"):
+        FeatureBank(ids)

@@ -218,3 +218,242 @@ def test_concat_padded_pads_time_axis_by_dtype():
     assert floats.shape == (3, 5) and floats[0, 3:].tolist() == [0, 0]
     ints = _concat_padded([np.zeros((1, 2), dtype=np.int64), np.zeros((1, 4), dtype=np.int64)])
     assert ints.dtype == np.int64 and ints[0].tolist() == [0, 0, -1, -1]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Cache keys: what decides the numbers, and nothing else
+# ---------------------------------------------------------------------------------------------------------
+
+if "test/mean_linear_alias" not in _REGISTRY:
+    register("test/mean_linear_alias", MeanLinear, description="the same model under another name")
+    register("test/mean_linear_wide", MeanLinear, description="another model", scale=2.0)
+
+
+def test_same_model_under_other_names_trains_once(monkeypatch):
+    first = run(_config())
+    import aqa_lib.train as engine
+
+    real_train = engine.train
+    monkeypatch.setattr(engine, "train", lambda *a, **k: pytest.fail("the same model was trained twice"))
+    alias = run(_config(model="test/mean_linear_alias"))
+    assert alias.cached and alias.key == first.key and alias.summary == first.summary
+    assert alias.config.model == "test/mean_linear_alias"  # labels follow the name that was asked for
+    # The resolved architecture decides: an override equal to the variant's own setting is the same model,
+    # another override is another model.
+    assert engine.run_key(_config(model_kwargs={"scale": 1.0})) == first.key
+    assert engine.run_key(_config(model="test/mean_linear_wide")) != first.key
+    monkeypatch.setattr(engine, "train", real_train)
+
+
+def test_recording_more_retrains_once_and_keeps_both_records(monkeypatch):
+    plain = run(_config(record_keys=(), final_keys=()))
+    richer = run(_config(final_keys=("centres",)))  # asks for what the entry lacks: retrained, entry replaced
+    assert not richer.cached and richer.key == plain.key
+    assert np.array_equal(richer.arrays["test_pred_last"], plain.arrays["test_pred_last"])
+    import aqa_lib.train as engine
+
+    monkeypatch.setattr(engine, "train", lambda *a, **k: pytest.fail("retrained although recorded"))
+    for cfg in (_config(final_keys=("centres",)), _config(record_keys=(), final_keys=()), _config()):
+        assert run(cfg).cached
+    assert "test/centres/rgb/0" in run(_config()).arrays
+
+
+def test_key_covers_code_torch_and_data(monkeypatch):
+    import aqa_lib.train as engine
+
+    cfg = _config()
+    key = engine.run_key(cfg)
+    assert engine.run_identity(cfg)["torch"] == torch.__version__
+    monkeypatch.setattr(torch, "__version__", "0.0.1")
+    assert engine.run_key(cfg) != key
+    monkeypatch.undo()
+    monkeypatch.setenv("AQA_CODE_VERSION", "pinned-release")
+    assert engine.run_identity(cfg)["code"] == "pinned-release" and engine.run_key(cfg) != key
+    monkeypatch.delenv("AQA_CODE_VERSION")
+    assert engine.run_key(cfg.replace(data_seed=1)) != key
+    assert engine.run_key(cfg.replace(record_keys=(), metrics=("spearman",), save_weights=True)) == key
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Multi-stage runs do not depend on the cache state
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _stage2():
+    stage1 = _config(save_weights=True, epochs=2, seed=7)
+    return _config(epochs=2, model_kwargs={"dropout": 0.5},
+                   init_from=({"into": "head", "from": "head", "run": stage1.to_dict()},))
+
+
+def test_nested_run_leaves_the_rng_alone():
+    cold = train(_stage2())  # trains stage 1 in-process first
+    warm = train(_stage2())  # stage 1 now comes from the cache
+    assert np.array_equal(cold.arrays["test_pred_last"], warm.arrays["test_pred_last"])
+    assert cold.history.drop(columns="seconds").equals(warm.history.drop(columns="seconds"))
+
+
+def test_pamfn_two_stage_cold_equals_warm(tmp_path, monkeypatch):
+    from aqa_lib.experiments import pamfn_config
+
+    cfg = pamfn_config("pamfn", "rg", "Ball", scale="smoke")
+    cold = run(cfg)
+    monkeypatch.setenv("AQA_CACHE_DIR", str(tmp_path / "other"))
+    for spec in cfg.init_from:  # warm: the stage-1 runs are cached before stage 2 starts
+        run(RunConfig.from_dict(spec["run"]))
+    warm = run(cfg)
+    assert not warm.cached
+    assert warm.summary["last_spearman"] == cold.summary["last_spearman"]
+    assert np.array_equal(warm.arrays["test_pred_last"], cold.arrays["test_pred_last"])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# No cache means no resume; a resume is announced
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_no_cache_never_resumes_and_resume_is_announced(monkeypatch, capsys):
+    cfg = _config(epochs=4)
+    from aqa_lib.train import run_key
+
+    key = run_key(cfg)
+
+    def kill_at_three(epoch, row):
+        if epoch == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, key=key, checkpoint_every_s=0.0, on_epoch_end=kill_at_three)
+    assert cache.checkpoint_path(key).exists()
+    seen = []
+    train(cfg, key=key, resume=False, keep_checkpoint=True, on_epoch_end=lambda e, r: seen.append(e))
+    assert seen == [1, 2, 3, 4]
+    import aqa_lib.train as engine
+
+    asked = {}
+    real_train = engine.train
+    monkeypatch.setattr(engine, "train", lambda *a, **k: asked.update(k) or real_train(*a, **k))
+    fresh = run(cfg, use_cache=False)
+    assert asked["resume"] is False and not cache.exists(key) and fresh.meta["resumed_from_epoch"] == 0
+    with pytest.raises(KeyboardInterrupt):
+        real_train(cfg, key=key, checkpoint_every_s=0.0, on_epoch_end=kill_at_three)
+    capsys.readouterr()
+    resumed = run(cfg)
+    assert resumed.meta["resumed_from_epoch"] == 2
+    assert "resumed from epoch 2" in capsys.readouterr().out
+    assert np.allclose(resumed.history["test_spearman"], fresh.history["test_spearman"])
+
+
+def test_cli_no_cache_trains_again(tmp_path, capsys):
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps(_config(epochs=1).to_dict()))
+    assert main([str(path)]) == 0
+    capsys.readouterr()
+    assert main([str(path), "--no-cache"]) == 0
+    assert json.loads(capsys.readouterr().out)["cached"] is False
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "bad.json")])
+    assert "cannot read a RunConfig" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Losses in float32 outside autocast
+# ---------------------------------------------------------------------------------------------------------
+
+
+class Bf16Probe(MeanLinear):
+    """Emits a bf16 aux tensor and checks, in its loss, what the engine hands over."""
+
+    seen: dict = {}
+
+    def forward(self, features, mask):
+        out = super().forward(features, mask)
+        out.aux["attn"] = torch.softmax(torch.randn(features["rgb"].shape[0], 136, 5), 1).to(torch.bfloat16)
+        return out
+
+    def loss(self, out, labels):
+        Bf16Probe.seen = {"dtype": out.aux["attn"].dtype, "score": out.score.dtype,
+                          "autocast": torch.is_autocast_enabled("cpu")}
+        return super().loss(out, labels)
+
+
+def test_loss_is_computed_in_fp32_outside_autocast():
+    from aqa_lib.data import load
+    from aqa_lib.data.batching import FeatureBank
+    from aqa_lib.train import _forward, _loss
+
+    model = Bf16Probe({"rgb": 1024})
+    bank = FeatureBank(load("fisv", "TES", scale="smoke").train.select_modalities(("rgb",)))
+    batch = bank.full_batch(torch.arange(4))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = _forward(model, batch)
+        total, _ = _loss(model, out, batch)
+    assert out.aux["attn"].dtype == torch.bfloat16  # what the forward pass produced
+    assert Bf16Probe.seen == {"dtype": torch.float32, "score": torch.float32, "autocast": False}
+    assert total.dtype == torch.float32
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Extras, text and per-epoch metrics through the engine
+# ---------------------------------------------------------------------------------------------------------
+
+
+class ReadsExtras(MeanLinear):
+    """Uses a per-video value and the text in forward, another per-video value in its loss."""
+
+    batch_inputs = ("deductions", "text", "text_mask")
+    loss_inputs = ("PCS",)
+
+    def __init__(self, in_dims, **kw):
+        super().__init__(in_dims, **kw)
+        self.text_head = nn.Linear(6, 1)
+
+    def forward(self, features, mask, *, deductions, text, text_mask):
+        out = super().forward(features, mask)
+        pooled = (text * text_mask[..., None]).sum(1) / text_mask.sum(1, keepdim=True).clamp(min=1)
+        out.score = out.score + self.text_head(pooled).squeeze(-1) + 0.0 * deductions
+        return out
+
+    def loss(self, out, labels, *, PCS):
+        m = ((out.score - labels) ** 2).mean()
+        aux = 1e-3 * ((out.score - PCS / 45) ** 2).mean()
+        return m + aux, {"mse": m, "pcs": aux}
+
+
+if "test/reads_extras" not in _REGISTRY:
+    register("test/reads_extras", ReadsExtras, description="engine test model reading extras and text")
+
+
+def _with_text(data):
+    import dataclasses
+
+    rng = np.random.default_rng(0)
+
+    def texts(split):
+        return [rng.normal(size=(int(rng.integers(1, 9)), 6)).astype(np.float32) for _ in range(len(split))]
+
+    return dataclasses.replace(data, train=dataclasses.replace(data.train, text=texts(data.train)),
+                               test=dataclasses.replace(data.test, text=texts(data.test)))
+
+
+def test_engine_carries_extras_text_and_metrics():
+    from aqa_lib.metrics import relative_l2
+    from aqa_lib.train import load_data
+
+    cfg = _config(model="test/reads_extras", metrics=("spearman", "mse", "rl2"))
+    data = _with_text(load_data(cfg))
+    result = train(cfg, data=data)
+    assert {"train_pcs", "test_spearman", "test_mse", "test_rl2"} <= set(result.history.columns)
+    scores = np.r_[data.train.scores, data.test.scores]
+    expected = relative_l2(result.arrays["test_pred_last"], result.arrays["test_true"],
+                           score_min=scores.min(), score_max=scores.max())
+    assert result.summary["last_rl2"] == pytest.approx(expected, rel=1e-5)
+    assert "papers_rl2" in result.summary
+    with pytest.raises(TrainingError, match=r"reads per-video \['text', 'text_mask'\].*Load data"):
+        train(cfg)  # the synthetic default has no text
+
+
+@pytest.mark.parametrize("metrics,match", [(("mse",), "must include 'spearman'"), (("spearman", "mae"), "mae")])
+def test_bad_metrics(metrics, match):
+    with pytest.raises(ValueError, match=match):
+        _config(metrics=metrics)

@@ -8,12 +8,20 @@ the video is shorter than ``L``; **evaluation** uses the whole sequence.
 (no padding to the longest video, so memory is the data's own size), moved to the device once. A batch is
 built with one ``index_select`` per modality on the device: no per-step host→device copies, which matters
 when the data is small and the GPU fast.
+
+Besides features and the label, a batch carries the split's **per-video extras** (``Batch.extras``): every
+numeric column of ``Split.extras`` (difficulty degree, the other score types of a video, prompt ids, ...)
+as a ``[B, ...]`` tensor, and, when the split has text, ``text`` ``[B, L, D]`` (token features) or ``[B, L]``
+(token ids) padded to the batch's longest text with ``text_mask`` ``[B, L]``. Text is never cropped: a
+training crop of the video keeps the whole commentary / prompt. Models name the extras they read (see
+:mod:`aqa_lib.models.base`), so MLAVL's prompts and VATP-Net's commentary and difficulty degree reach them
+without engine changes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -24,13 +32,25 @@ from .core import DataError, Split
 @dataclass
 class Batch:
     """One batch: ``features[m]`` is ``[B, L, D]``, ``mask`` ``[B, L]`` (True = real segment), ``labels``
-    ``[B]`` normalised, ``index`` ``[B]`` positions of the videos in the split, ``start`` ``[B]`` crop starts."""
+    ``[B]`` normalised, ``index`` ``[B]`` positions of the videos in the split, ``start`` ``[B]`` crop starts,
+    ``extras`` per-video values and text by name (see the module docstring)."""
 
     features: dict[str, torch.Tensor]
     mask: torch.Tensor
     labels: torch.Tensor
     index: torch.Tensor
     start: torch.Tensor
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def pick(self, names: tuple[str, ...] | list[str], *, who: str = "the model") -> dict[str, torch.Tensor]:
+        """The extras called ``names``; a KeyError names the missing ones and what the data has."""
+        missing = [n for n in names if n not in self.extras]
+        if missing:
+            raise KeyError(
+                f"{who} reads per-video {missing} but the data provides {sorted(self.extras) or 'no extras'}; "
+                "load a dataset/source that has them (e.g. MTL-AQA's difficulty degree, commentary text)."
+            )
+        return {n: self.extras[n] for n in names}
 
     @property
     def lengths(self) -> torch.Tensor:
@@ -77,6 +97,26 @@ class FeatureBank:
                 host = host.pin_memory()
             self.flat[m] = host.to(self.device, non_blocking=pin_memory)
         self.dims = {m: int(t.shape[1]) for m, t in self.flat.items()}
+        self.extras: dict[str, torch.Tensor] = {}
+        for name, column in split.extras.items():
+            values = np.asarray(column)
+            if values.dtype.kind in "fc":
+                self.extras[name] = torch.as_tensor(values, dtype=torch.float32, device=self.device)
+            elif values.dtype.kind in "iub":
+                self.extras[name] = torch.as_tensor(values.astype(np.int64), device=self.device)
+            # other columns (names, free text) are not batched: models read only numbers
+        self.text_flat: torch.Tensor | None = None
+        if split.text is not None:
+            texts = [np.asarray(t) for t in split.text]
+            ranks = {t.ndim for t in texts}
+            if len(ranks) != 1 or ranks - {1, 2}:
+                raise DataError("Split.text must hold, for every video, token ids [L] or token features [L, D] "
+                                f"(one kind for all); got arrays of rank {sorted(ranks)}.")
+            lens = np.array([len(t) for t in texts], dtype=np.int64)
+            dtype = np.int64 if texts[0].dtype.kind in "iu" else np.float32
+            self.text_flat = torch.as_tensor(np.concatenate(texts).astype(dtype), device=self.device)
+            self.text_lengths = torch.as_tensor(lens, device=self.device)
+            self.text_offsets = torch.as_tensor(np.concatenate([[0], np.cumsum(lens)[:-1]]), device=self.device)
 
     def __len__(self) -> int:
         return int(self.lengths.numel())
@@ -91,7 +131,25 @@ class FeatureBank:
         for m, flat in self.flat.items():
             x = flat.index_select(0, rows).reshape(index.numel(), window, -1)
             feats[m] = x * mask[..., None].to(x.dtype)
-        return Batch(features=feats, mask=mask, labels=self.labels[index], index=index, start=start)
+        extras = {name: column[index] for name, column in self.extras.items()}
+        if self.text_flat is not None:
+            extras.update(self._text(index))
+        return Batch(features=feats, mask=mask, labels=self.labels[index], index=index, start=start,
+                     extras=extras)
+
+    def _text(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The videos' whole texts, padded to the longest in the batch (zeros, ``text_mask`` False)."""
+        assert self.text_flat is not None
+        length = self.text_lengths[index]
+        width = max(1, int(length.max()))
+        pos = torch.arange(width, device=self.device)[None, :]
+        mask = pos < length[:, None]
+        rows = self.text_offsets[index][:, None] + torch.minimum(pos, (length[:, None] - 1).clamp(min=0))
+        rows = rows.clamp(max=max(0, self.text_flat.shape[0] - 1))  # empty texts point at any row, masked
+        text = self.text_flat.index_select(0, rows.reshape(-1)).reshape(index.numel(), width,
+                                                                        *self.text_flat.shape[1:])
+        fill = mask if text.ndim == 2 else mask[..., None]
+        return {"text": text * fill.to(text.dtype), "text_mask": mask}
 
     def train_batch(self, index: torch.Tensor, window: int, generator: torch.Generator | None = None) -> Batch:
         """Random crop of ``window`` consecutive segments per video (same crop for all modalities).
