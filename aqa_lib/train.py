@@ -61,6 +61,7 @@ import math
 import random
 import sys
 import time
+import typing
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -282,16 +283,12 @@ def code_roots(config: RunConfig) -> tuple[str, ...]:
     return (*cache.ENGINE_ROOTS, _builder_name(config)[0])
 
 
-def resolved_model_kwargs(config: RunConfig) -> dict[str, Any]:
-    """Every keyword the builder works with: its signature's defaults, the variant's overrides, the config's
-    ``model_kwargs`` (later ones win). A builder taking only ``**cfg`` contributes no defaults (its defaults
-    live in its code, which the code fingerprint covers)."""
-    builder = get_variant(config.model).builder
-    kwargs = model_config(config.model, **config.model_kwargs)
+def _keyword_defaults(fn: Any) -> tuple[dict[str, Any], bool]:
+    """Keyword defaults of ``fn``'s signature (JSON-able, else their repr), and whether it takes ``**kw``."""
     try:
-        params = inspect.signature(builder).parameters.values()
+        params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
-        return kwargs
+        return {}, True
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     defaults = {}
     for p in params:
@@ -301,7 +298,28 @@ def resolved_model_kwargs(config: RunConfig) -> dict[str, Any]:
                 defaults[p.name] = p.default
             except TypeError:
                 defaults[p.name] = repr(p.default)
-    return {**defaults, **kwargs}
+    return defaults, any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
+def resolved_model_kwargs(config: RunConfig, data: AQAData | None = None) -> dict[str, Any]:
+    """Every keyword the model is built with: the builder's signature defaults (and, for a builder that
+    forwards ``**cfg`` to the class named as its return type, that class's keyword defaults), then the
+    variant's overrides, then the config's ``model_kwargs``; ``modalities`` left at None means all the
+    data's modalities (the model contract). Two variant names that resolve alike are the same model."""
+    builder = get_variant(config.model).builder
+    defaults, forwards = _keyword_defaults(builder)
+    if forwards:
+        try:
+            returned = typing.get_type_hints(builder).get("return")
+        except Exception:  # noqa: BLE001 - an unresolvable annotation only costs sharing, never soundness
+            returned = None
+        if inspect.isclass(returned):
+            defaults = {**_keyword_defaults(returned.__init__)[0], **defaults}
+    kwargs = {**defaults, **model_config(config.model, **config.model_kwargs)}
+    if "modalities" in kwargs and kwargs["modalities"] is None:
+        data = data if data is not None else load_data(config)
+        kwargs["modalities"] = list(data.modalities)
+    return kwargs
 
 
 def run_identity(config: RunConfig, data: AQAData | None = None) -> dict[str, Any]:
@@ -310,7 +328,7 @@ def run_identity(config: RunConfig, data: AQAData | None = None) -> dict[str, An
     data = data if data is not None else load_data(config)
     settings = {k: v for k, v in config.to_dict().items() if k not in NOT_IN_KEY}
     module, name = _builder_name(config)
-    settings["model_kwargs"] = resolved_model_kwargs(config)
+    settings["model_kwargs"] = resolved_model_kwargs(config, data)
     settings["init_from"] = [
         {"into": spec.get("into", ""), "from": spec.get("from", ""), "run": run_key(RunConfig.from_dict(spec["run"]))}
         for spec in config.init_from

@@ -457,3 +457,38 @@ def test_engine_carries_extras_text_and_metrics():
 def test_bad_metrics(metrics, match):
     with pytest.raises(ValueError, match=match):
         _config(metrics=metrics)
+
+
+def test_table_rows_that_are_one_model_share_one_key():
+    from aqa_lib.experiments import builder_for
+    from aqa_lib.train import run_key
+
+    def key(name):
+        return run_key(builder_for(name)(name, "fisv", "TES", scale="quick"))
+
+    same = [["lmac", "lmac/table7/all", "lmac/table8/weight", "lmac/table9/ours"],
+            ["pamfn", "pamfn/tableV/two_stage/ours", "pamfn/tableVI/full", "pamfn/tableVII/ranked",
+             "pamfn/tableVIII/all", "pamfn/fig6/k3"],
+            ["pamfn/branch/rgb", "pamfn/tableIV/rgb"]]
+    keys = [{key(n) for n in group} for group in same]
+    assert all(len(k) == 1 for k in keys)
+    assert len(set.union(*keys)) == len(same)
+    assert key("lmac/table7/rgb") not in keys[0] and key("pamfn/fig6/k4") not in keys[1]
+
+
+def test_resolved_modalities_are_what_the_model_reads():
+    """The key's ``modalities`` (None resolved to the data's) equals what every variant actually builds."""
+    from aqa_lib.experiments import builder_for
+    from aqa_lib.models.base import create_model, variants
+    from aqa_lib.train import load_data, resolved_model_kwargs
+
+    for name in variants():
+        if name.startswith("test/"):
+            continue
+        cfg = builder_for(name)(name, "fisv", "TES", scale="smoke")
+        data = load_data(cfg)
+        with torch.device("meta"):
+            model = create_model(name, in_dims=dict(data.modalities), **cfg.model_kwargs)
+        resolved = resolved_model_kwargs(cfg, data).get("modalities")
+        if resolved is not None:
+            assert tuple(resolved) == tuple(model.modalities), name
