@@ -22,7 +22,7 @@ def _load(dataset: str, target: str, **kw):
 def test_fisv_smoke_uses_real_labels_lengths_and_dims():
     data = _load("fisv", "TES")
     assert data.source == "synthetic" and data.is_synthetic
-    assert data.provenance.startswith("SYNTHETIC data (embedded generator v2, scale=smoke, seed=0): real Fis-V")
+    assert data.provenance.startswith("SYNTHETIC data (embedded generator v3, scale=smoke, seed=0): real Fis-V")
     assert data.modalities == {"rgb": 1024, "flow": 1024, "audio": 768}
     assert (len(data.train), len(data.test)) == (SMOKE_TRAIN, SMOKE_TEST)
     lengths = packaged_fisv_lengths()
