@@ -5,6 +5,11 @@ Units: attention centres come from the model in the losses' unit. LMAC-Net's def
 video's real length (``c = Σ_t t·a_t / T`` with t = 1..T); :func:`centre_segments` turns them back into
 time on the segment axis (segment t covers [t − 1, t), so a 1-based centre c sits at time c − 0.5).
 Synthetic ground truth (:mod:`aqa_lib.data.synthetic`) gives element starts and durations in segments.
+
+The centre helpers (:func:`centre_segments`, :func:`element_midpoints`, :func:`nearest_element_distance`,
+:func:`uniform_times`, :func:`element_hit_rate`) live in :mod:`aqa_lib.centres` and are re-exported here.
+Dependencies are one-way: this module uses :mod:`aqa_lib.experiments` (the run configurations behind the
+figures), which never imports it.
 """
 
 from __future__ import annotations
@@ -17,52 +22,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-
-def centre_segments(centres: np.ndarray, lengths: np.ndarray, *, normalised: bool = True) -> np.ndarray:
-    """Centres ``[..., N, K]`` (normalised by length, or 1-based indices) → times in segments, same shape.
-
-    ``lengths`` has the centres' leading shape without K (``[N]``, or ``[epochs, N]`` for per-epoch records).
-    """
-    c = np.asarray(centres, dtype=np.float64)
-    if normalised:
-        c = c * np.asarray(lengths, dtype=np.float64)[..., None]
-    return c - 0.5
-
-
-def element_midpoints(truth: Mapping[str, Any]) -> np.ndarray:
-    """Midpoints (segments) of a synthetic routine's elements."""
-    start = np.asarray(truth["element_start"], dtype=np.float64)
-    return start + 0.5 * np.asarray(truth["element_duration"], dtype=np.float64)
-
-
-def nearest_element_distance(times: np.ndarray, truths: Sequence[Mapping[str, Any]]) -> np.ndarray:
-    """For each video and query, the distance (segments) from the centre time to the nearest element
-    midpoint: ``[N, K]``. Videos without elements give NaN."""
-    times = np.asarray(times, dtype=np.float64)
-    out = np.full(times.shape, np.nan)
-    for i, truth in enumerate(truths):
-        mids = element_midpoints(truth)
-        if mids.size:
-            out[i] = np.abs(times[i][:, None] - mids[None, :]).min(axis=1)
-    return out
-
-
-def uniform_times(lengths: np.ndarray, n_queries: int) -> np.ndarray:
-    """The no-learning reference: K centres evenly spread over each video, at ``(k − 0.5)/K · T``."""
-    k = (np.arange(n_queries) + 0.5) / n_queries
-    return np.asarray(lengths, dtype=np.float64)[:, None] * k[None, :]
-
-
-def element_hit_rate(times: np.ndarray, truths: Sequence[Mapping[str, Any]]) -> np.ndarray:
-    """Fraction of queries per video whose centre time falls *inside* an element ``[N]``."""
-    hits = np.zeros(len(truths))
-    times = np.asarray(times, dtype=np.float64)
-    for i, truth in enumerate(truths):
-        start = np.asarray(truth["element_start"], dtype=np.float64)
-        end = start + np.asarray(truth["element_duration"], dtype=np.float64)
-        inside = (times[i][:, None] >= start[None, :]) & (times[i][:, None] < end[None, :])
-        hits[i] = inside.any(axis=1).mean()
-    return hits
+from .centres import centre_segments as centre_segments
+from .centres import element_hit_rate as element_hit_rate
+from .centres import element_midpoints as element_midpoints
+from .centres import nearest_element_distance as nearest_element_distance
+from .centres import uniform_times as uniform_times
+from .data.registry import SEGMENT_SECONDS, get_spec
+from .experiments.configs import lmac_config
+from .train import RunConfig, load_data
 
 
 def pairwise_centre_distance(centres: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -172,8 +139,6 @@ def recorded_truth(result: Any, split: str = "train") -> list[dict[str, Any]] | 
 
     Matched by video name, so it stays right when a holdout moved the training split's positions.
     """
-    from .train import load_data
-
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
     data = load_data(result.config)
@@ -240,8 +205,6 @@ def trajectory_summary(traj: Trajectories, *, epoch: int = -1) -> dict[str, floa
     modality pair, seconds) and, on synthetic data, ``to element (s)`` (centre to the nearest true element
     midpoint, all modalities and queries) and ``inside element`` (share of centres inside an element).
     """
-    from .data.registry import SEGMENT_SECONDS
-
     row: dict[str, float] = {}
     if traj.cosine is not None:
         row["cosine"] = float(np.mean(traj.cosine[epoch]))
@@ -282,8 +245,6 @@ class RecordedVideo:
 
 def recorded_videos(result: Any) -> list[RecordedVideo]:
     """The ``record_test`` videos of a run (its ``final_test/...`` records) as :class:`RecordedVideo`."""
-    from .train import load_data
-
     arrays = result.arrays
     if "final_test/lengths" not in arrays:
         raise ValueError("This run recorded no test videos: give it a non-empty record_test.")
@@ -319,8 +280,6 @@ def recorded_videos(result: Any) -> list[RecordedVideo]:
 def query_table(video: RecordedVideo) -> pd.DataFrame:
     """Per query: score ``s_k``, weight ``w_k``, contribution ``w_k·s_k`` (original scale; with softmaxed
     weights they sum to the prediction) and each modality's attention-centre time (s)."""
-    from .data.registry import SEGMENT_SECONDS
-
     if video.centres:
         k = next(iter(video.centres.values())).shape[0]
     else:
@@ -345,8 +304,6 @@ def mark_label(i: int) -> str:
 def peak_table(video: RecordedVideo, peaks: np.ndarray, *, modality: str) -> pd.DataFrame:
     """The marked segments of one modality's attention (LMAC-Net Fig. 10's a, b, c, …): time, the query that
     attends there most, its weight, and on synthetic data the true element there (name, quality)."""
-    from .data.registry import SEGMENT_SECONDS
-
     att = video.attention[modality]
     rows = []
     for i, t in enumerate(np.asarray(peaks, dtype=np.int64)):
@@ -362,7 +319,7 @@ def peak_table(video: RecordedVideo, peaks: np.ndarray, *, modality: str) -> pd.
 
 
 def lmac_figure_config(variant: str, dataset: str, target: str, *, n_tracked: int = 8,
-                       videos: Sequence[int] = (0, 1, 2, 3), **kwargs: Any) -> Any:
+                       videos: Sequence[int] = (0, 1, 2, 3), **kwargs: Any) -> RunConfig:
     """The LMAC-Net run behind Figs. 5–10: :func:`aqa_lib.experiments.lmac_config` (``kwargs``: scale, seed,
     source, data_root, device, epochs and model overrides such as ``lambda_consistency=0.0``) recording, every
     epoch, the centres and last-layer attention of the first ``n_tracked`` training videos, and after training
@@ -371,9 +328,6 @@ def lmac_figure_config(variant: str, dataset: str, target: str, *, n_tracked: in
     Both figure notebooks build their runs here, so with the same parameters the case study reuses the
     alignment notebook's cached full-model run instead of training it again.
     """
-    from .data.registry import get_spec
-    from .experiments import lmac_config
-
     if not (isinstance(n_tracked, int) and n_tracked >= 1):
         raise ValueError(f"n_tracked must be a positive integer, got {n_tracked!r}.")
     if not (len(videos) and all(isinstance(i, int) and i >= 0 for i in videos)):

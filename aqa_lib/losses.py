@@ -14,8 +14,11 @@ Feature-alignment alternative compared in LMAC-Net Table 9: :func:`temporal_info
 InfoNCE between the modalities' query features, positives = same video and query).
 
 Centres are on the 1-based segment scale by default; with ``normalise=True`` (a switch, see
-:func:`aqa_lib.models.blocks.attention_center`) they are divided by T and the margin is interpreted in the
-same unit (fractions of the sequence).
+:func:`aqa_lib.centres.attention_center`) they are divided by T and the margin is interpreted in the
+same unit (fractions of the sequence). The centre itself is a loss-side quantity and lives in
+:mod:`aqa_lib.centres` (re-exported here), always computed in float32: this module depends on no model
+block. Callers that train under bf16 autocast should pass float32 centres and attention (LMAC-Net's loss
+casts them).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .models.blocks import attention_center
+from .centres import attention_center as attention_center
 
 
 def ranking_loss(centres: Tensor, length: float | Tensor, margin: float | Tensor, *,

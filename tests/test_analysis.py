@@ -152,7 +152,7 @@ def _fake_run(monkeypatch, arrays, meta, *, train_names, train_truth, test_names
         test=split(names=test_names, truth=test_truth,
                    scores=np.asarray(test_scores if test_scores is not None else np.zeros(len(test_names)))),
         norm=norm)
-    monkeypatch.setattr("aqa_lib.train.load_data", lambda config: data)
+    monkeypatch.setattr("aqa_lib.analysis.load_data", lambda config: data)
     config = RunConfig(model="lmac", dataset="fisv", target="TES", scale="smoke")
     meta = {"modalities": ["rgb", "flow"], "test_names": test_names, **meta}
     return RunResult(config=config, key="k", summary={}, history=pd.DataFrame(), arrays=arrays, meta=meta)

@@ -13,6 +13,8 @@ from aqa_lib.experiments import (
     builder_for,
     compare_table,
     comparison_runs,
+    config_builder,
+    config_for,
     lmac_config,
     pamfn_config,
 )
@@ -23,13 +25,21 @@ def _fresh_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("AQA_CACHE_DIR", str(tmp_path / "cache"))
 
 
-def test_builder_for_picks_each_family_and_rejects_unknown_names():
-    assert builder_for("lmac/table7/rgb") is lmac_config
-    assert builder_for("pamfn/branch/rgb") is pamfn_config
-    assert builder_for("gdlt") is baseline_config and builder_for("umt") is baseline_config
-    assert CONFIG_BUILDERS["baselines"] is baseline_config
+def test_builder_for_reads_the_recipe_and_rejects_unknown_names():
+    """builder_for is config_for once the variant is known; the family wrappers give the same configs."""
+    assert all(builder_for(n) is config_for for n in ("lmac/table7/rgb", "pamfn/branch/rgb", "gdlt", "umt"))
+    assert builder_for("gdlt")("gdlt", "rg", "Hoop", scale="paper") == baseline_config("gdlt", "rg", "Hoop",
+                                                                                         scale="paper")
+    assert config_for("lmac/table7/rgb", "fisv", "TES") == lmac_config("lmac/table7/rgb", "fisv", "TES")
+    assert config_for("pamfn", "rg", "Ball", scale="smoke", pretrain_epochs=1) == pamfn_config(
+        "pamfn", "rg", "Ball", scale="smoke", stage1_epochs=1)
+    assert CONFIG_BUILDERS["baselines"] is baseline_config and config_builder("pamfn") is pamfn_config
     with pytest.raises(ValueError, match="nope"):
         builder_for("nope")
+    with pytest.raises(ValueError, match="No training recipes for paper 'vatp'"):
+        config_builder("vatp")
+    with pytest.raises(ValueError, match="not an LMAC-Net variant.*config_for"):
+        lmac_config("gdlt", "fisv", "TES")
 
 
 def test_comparison_on_rgb_only_data_substitutes_and_skips(tmp_path):

@@ -282,3 +282,22 @@ def test_key_position_lets_queries_separate_on_time_constant_features():
         QueryDecoder(32, key_position="learned")
     model = create_model("lmac", in_dims={"rgb": 32}, d_model=16, d_ffn=16, n_heads=2, key_position="sine")
     assert all(enc.key_position == "sine" for enc in model.encoders.values())
+
+
+def test_loss_terms_are_float32_whatever_the_autocast():
+    """LMAC-Net's loss casts the centres, attention, lengths and scores to float32 and disables autocast: the
+    terms are the same inside bf16 autocast as outside."""
+    model = _small("lmac")
+    feats, mask = _batch()
+    labels = torch.rand(B)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(feats, mask)
+        total, parts = model.loss(out, labels)
+    assert all(c.dtype == torch.float32 for cs in out.aux["centres"].values() for c in cs)
+    assert total.dtype == torch.float32 and all(v.dtype == torch.float32 for v in parts.values())
+    total_plain, parts_plain = model.loss(out, labels)
+    assert torch.equal(total, total_plain)
+    assert all(torch.equal(parts[k], parts_plain[k]) for k in parts)
+    total.backward()  # the casts keep the graph
+    assert model.encoders["rgb"].patterns.grad is not None
+

@@ -1,11 +1,16 @@
-"""Attention centre and the attention-centre losses on hand-made cases, gradients, and what they enforce."""
+"""Attention centre and the attention-centre losses on hand-made cases, gradients, and what they enforce;
+the centre's float32 precision under bf16 autocast; the losses need no model code."""
 
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
 
+from aqa_lib import centres, losses
 from aqa_lib.losses import consistency_loss, mse_loss, ranking_loss, sparsity_loss, temporal_infonce_loss
+from aqa_lib.models import blocks
 from aqa_lib.models.blocks import QueryDecoder, attention_center
 
 
@@ -25,6 +30,38 @@ def test_attention_center_known_values():
     assert attention_center(a).tolist() == [[3.0, 2.5]]
     assert attention_center(a, normalise=True).tolist() == [[0.75, 0.625]]
     assert torch.allclose(attention_center(a, normalise=True, lengths=torch.tensor([5])), torch.tensor([[0.6, 0.5]]))
+
+
+def test_attention_center_is_float32_under_bf16_autocast():
+    """At T = 136 a bf16 weighted sum is off by a third of a segment; the centre disables autocast."""
+    g = torch.Generator().manual_seed(0)
+    attn = torch.randn(2, 136, 5, generator=g).mul(3).softmax(dim=1)
+    lengths = torch.tensor([136, 120])
+    reference = attention_center(attn)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        centre = attention_center(attn)
+        normalised = attention_center(attn, normalise=True, lengths=lengths)
+        t = torch.arange(1, 137, dtype=torch.float32)
+        plain = torch.einsum("btk,t->bk", attn, t)  # the same sum without the guard: autocast runs it in bf16
+    assert centre.dtype == normalised.dtype == torch.float32
+    assert torch.allclose(centre, reference, atol=1e-4)
+    assert torch.allclose(normalised, reference / lengths[:, None], atol=1e-6)
+    # sanity reference: the naive bf16 computation is far off
+    naive = torch.einsum("btk,t->bk", attn.bfloat16(), t.bfloat16()).float()
+    assert (naive - reference).abs().max() > 0.05 and (plain.float() - reference).abs().max() > 0.05
+    # bf16 attention maps still give float32 centres; float64 stays float64
+    assert attention_center(attn.bfloat16()).dtype == torch.float32
+    assert attention_center(attn.double()).dtype == torch.float64
+    with pytest.raises(ValueError, match="\\[B, T, K\\]"):
+        attention_center(attn[0])
+
+
+def test_losses_depend_on_no_model_code():
+    """The centre is one function, re-exported by the model blocks; importing the losses loads no model."""
+    assert blocks.attention_center is losses.attention_center is centres.attention_center
+    code = ("import sys, aqa_lib.losses; bad = [m for m in sys.modules if m.startswith('aqa_lib.models')]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 def test_ranking_loss_ordered_vs_disordered():

@@ -100,14 +100,48 @@ def test_every_variant_forward_loss_backward(name):
         assert model.tau.grad is not None  # the straight-through path reaches the temperature
 
 
-def test_full_model_gradients_reach_every_used_branch_layer():
-    model = _small("pamfn")
+def _branch_gradients(model) -> dict[str, bool]:
+    """Modality → whether a loss on the fused score (branch_loss_weight 0) gives its branch any gradient."""
     feats, mask = _batch()
     total, _ = model.loss(model(feats, mask), torch.rand(B))
     total.backward()
+    return {m: any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.branches[m].parameters())
+            for m in model.modalities}
+
+
+def test_full_model_gradients_reach_every_used_branch_layer_end_to_end():
+    model = _small("pamfn", branch_gradient="end_to_end")
+    assert _branch_gradients(model) == {"rgb": True, "flow": True, "audio": True}
     missing = [n for n, p in model.named_parameters() if p.grad is None]
     assert all("unused_norm" in n or (n.startswith("branches.") and ".head." in n) for n in missing), missing
     assert all(model.stages[i].afm.policy.weight.grad.abs().sum() > 0 for i in range(3))
+
+
+@pytest.mark.parametrize("name", ["pamfn", "pamfn/tableV/one_stage/ours", "pamfn/tableV/two_stage/weighted",
+                                  "pamfn/tableV/one_stage/cat"])
+def test_branch_gradient_official_detach_vs_end_to_end(name):
+    """The official forward detaches the RGB and flow branch features: no gradient reaches those branches
+    through the fused score (audio's still trains). End to end, every branch gets one. Table V's two-stage
+    rows default to the official reading, its one-stage rows to end to end (module docstring)."""
+    one_stage = get_variant(name).overrides.get("training") == "one_stage"
+    default = _small(name)
+    assert default.detached == (() if one_stage else ("rgb", "flow"))
+    detached = _small(name, branch_gradient="official_detach")
+    assert _branch_gradients(detached) == {"rgb": False, "flow": False, "audio": True}
+    end_to_end = _small(name, branch_gradient="end_to_end")
+    assert _branch_gradients(end_to_end) == {"rgb": True, "flow": True, "audio": True}
+    # the same weights give the same scores either way: detaching changes gradients only
+    end_to_end.load_state_dict(detached.state_dict())
+    feats, mask = _batch()
+    detached.eval()
+    end_to_end.eval()
+    with torch.no_grad():
+        assert torch.equal(detached(feats, mask).score, end_to_end(feats, mask).score)
+    # a training-scheme override switches the default reading with it
+    assert _small(name, training="two_stage" if one_stage else "one_stage").detached == (
+        ("rgb", "flow") if one_stage else ())
+    with pytest.raises(ValueError, match="branch_gradient"):
+        _small(name, branch_gradient="frozen")
 
 
 def test_official_parameter_counts():

@@ -12,16 +12,26 @@ Every row of every ablation table is a **named variant** (the timm pattern): ``c
 in_dims=..., **overrides)`` builds the paper's configuration and ``create_model("lmac/table5/mlqe", ...)``
 one ablation row. A variant is a base builder plus keyword overrides, so the full configuration of a run is
 plain data (the training engine fingerprints it for its results cache).
+
+A variant is registered with its paper's training recipe (``register(name, builder, recipe=...)``, a plain-data
+:class:`~aqa_lib.recipes.Recipe` declared in the model file): :func:`aqa_lib.experiments.config_for` reads
+it to build the variant's run configuration at any scale.
+
+Every model checks its inputs with :func:`check_inputs`, so a wrong feature dimension, a missing modality or
+a wrong mask shape gives the same error, naming the model, in every paper's model.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from torch import Tensor, nn
+
+from ..recipes import Recipe
 
 
 @dataclass
@@ -50,6 +60,9 @@ class Variant:
     ``reported_method`` the row label it corresponds to there: the ``variant`` column of
     ``papers_tables/<paper>/<table>.csv`` for ablation rows, the ``method`` column for a comparison-table row
     without a variant, and for tables that are images the name the paper's prose uses.
+
+    ``recipe`` is how the variant is trained (:class:`~aqa_lib.recipes.Recipe`; None: no run configuration
+    can be built for it, :func:`aqa_lib.experiments.config_for` says how to add one).
     """
 
     name: str
@@ -59,17 +72,21 @@ class Variant:
     paper: str = ""
     table: str = ""
     reported_method: str = ""
+    recipe: Recipe | None = None
 
 
 _REGISTRY: dict[str, Variant] = {}
 
 
 def register(name: str, builder: Builder, *, description: str, paper: str = "", table: str = "",
-             reported_method: str = "", **overrides: Any) -> Variant:
-    """Register ``name`` (e.g. ``"lmac/table5/mlqe"``) as ``builder(**overrides, **user_kwargs)``."""
+             reported_method: str = "", recipe: Recipe | None = None, **overrides: Any) -> Variant:
+    """Register ``name`` (e.g. ``"lmac/table5/mlqe"``) as ``builder(**overrides, **user_kwargs)``, trained
+    by ``recipe`` (its paper's training settings)."""
     if name in _REGISTRY:
         raise ValueError(f"Model variant {name!r} is registered twice.")
-    variant = Variant(name, builder, dict(overrides), description, paper, table, reported_method)
+    if recipe is not None and not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe of {name!r} must be an aqa_lib.recipes.Recipe, got {type(recipe).__name__}.")
+    variant = Variant(name, builder, dict(overrides), description, paper, table, reported_method, recipe)
     _REGISTRY[name] = variant
     return variant
 
@@ -113,3 +130,55 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
 def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
     """Number of parameters (all, or only those with ``requires_grad``)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def check_inputs(features: Mapping[str, Tensor], mask: Tensor | None, in_dims: Mapping[str, int], *,
+                 model: str, min_segments: int = 1) -> tuple[dict[str, Tensor], Tensor]:
+    """Check one forward pass's inputs; return the model's modalities and a boolean mask.
+
+    ``features[m]`` must be ``[B, T, in_dims[m]]`` for every modality ``m`` of ``in_dims`` (the ones the
+    model was built for; extra modalities in ``features`` are ignored), all with the same ``[B, T]``;
+    ``mask`` ``[B, T]`` (True = real segment; None = all real), every video with at least ``min_segments``
+    real segments. A ValueError names ``model``, the modality, the expected and the actual shape, and the fix.
+
+    Returns ``{m: features[m]}`` in the order of ``in_dims`` and the mask as ``bool``.
+    """
+    xs: dict[str, Tensor] = {}
+    shape: tuple[int, ...] | None = None
+    first = ""
+    for m, dim in in_dims.items():
+        if m not in features:
+            raise ValueError(f"Missing modality {m!r}: {model} reads features[{m!r}] of shape [B, T, {dim}]; got "
+                             f"modalities {sorted(features)}. Pass every modality the model was built for "
+                             f"({', '.join(in_dims)}), or build it with modalities=... naming only those you have.")
+        x = features[m]
+        if not isinstance(x, Tensor) or x.ndim != 3 or x.shape[-1] != dim:
+            got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"features[{m!r}] has shape {got}; {model} expected [B, T, {dim}] (it was built with "
+                             f"in_dims[{m!r}] = {dim}). Pass [batch, segments, {dim}] features, or build the model "
+                             f"with the data's dimension (in_dims=data.modalities).")
+        if shape is None:
+            shape, first = tuple(x.shape[:2]), m
+        elif tuple(x.shape[:2]) != shape:
+            raise ValueError(f"features[{m!r}] has [B, T] = {tuple(x.shape[:2])} but features[{first!r}] has "
+                             f"{shape}: {model}'s modalities must share batch size and number of segments (crop or "
+                             "pad them to a common length, with a mask).")
+        xs[m] = x
+    if shape is None:
+        raise ValueError(f"{model} was built for no modality (empty in_dims); build it with in_dims=data.modalities.")
+    if mask is None:
+        mask = torch.ones(shape, dtype=torch.bool, device=xs[first].device)
+    if not isinstance(mask, Tensor) or tuple(mask.shape) != shape:
+        got = tuple(mask.shape) if isinstance(mask, Tensor) else type(mask).__name__
+        raise ValueError(f"mask has shape {got}; {model} expected [B, T] = {shape}, the features' batch size and "
+                         "number of segments (True = real segment). Pass mask=None if every segment is real.")
+    mask = mask.bool()
+    real = mask.sum(dim=1)
+    if not bool((real > 0).all()):
+        raise ValueError(f"mask has a video with no real segment (a row of all False); {model} needs at least one "
+                         "real segment per video. Drop empty videos from the batch.")
+    short = int(real.min())
+    if short < min_segments:
+        raise ValueError(f"A video has {short} real segments; {model} needs at least {min_segments} per video. "
+                         "Drop shorter videos or pad them with real segments.")
+    return xs, mask

@@ -2,7 +2,7 @@
 
 :class:`QueryDecoder` is the learnable-query temporal decoder of TPT (Bai et al., ECCV 2022), which LMAC-Net
 uses once per modality (LMAC-Net §3.2, Eqs. 4–7) and whose attention maps define the *attention centre*
-(LMAC-Net Eq. 14). Facts from TPT's official code (``shared/design/models.md``):
+(LMAC-Net Eq. 14; :func:`aqa_lib.centres.attention_center`, re-exported here). Facts from TPT's official code (``shared/design/models.md``):
 
 - K learnable atomic patterns P (K × d). The query state starts at zero; P is added to it at every layer
   (DETR-style): ``q = W_q(state + P)`` (LMAC-Net Eq. 4–5).
@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+
+from ..centres import attention_center as attention_center  # the centre of Eq. 14 (a loss-side quantity)
 
 
 class QueryDecoderLayer(nn.Module):
@@ -135,21 +137,3 @@ class QueryDecoder(nn.Module):
             maps.append(attn)
         return state, maps
 
-
-def attention_center(attn: Tensor, *, normalise: bool = False, lengths: Tensor | None = None) -> Tensor:
-    """Attention centre of each query (LMAC-Net Eq. 14; TPT): ``c_k = Σ_{t=1..T} t · a_{t,k}``.
-
-    Args:
-        attn: ``[B, T, K]`` attention over time (each column sums to 1 over valid segments).
-        normalise: divide by the sequence length so centres lie in (0, 1] (a switch: the paper does not say
-            whether centres are raw indices; raw squared index differences are large for T ≈ 70–136).
-        lengths: ``[B]`` valid lengths used when ``normalise`` (default T).
-
-    Returns ``[B, K]`` centres on the 1-based segment index scale (or divided by length).
-    """
-    t = torch.arange(1, attn.shape[1] + 1, device=attn.device, dtype=attn.dtype)
-    centres = torch.einsum("btk,t->bk", attn, t)
-    if normalise:
-        denom = lengths.to(attn.dtype) if lengths is not None else attn.new_full((attn.shape[0],), attn.shape[1])
-        centres = centres / denom[:, None]
-    return centres

@@ -81,6 +81,19 @@ Ablation variants (registered names; Tables 5–9 of the paper)
 equal Table 8's "one-stage / Linear" row digit for digit, not the full model's 0.840 / 0.850 (Tables 7, 8),
 so those ablations were evidently run before the two-level score was added. Each variant's docstring-level
 description says what is the paper's and what is our reading.
+
+Training recipe (§4.2; :data:`LMAC_RECIPE`, registered with every variant)
+--------------------------------------------------------------------------
+Paper: AdamW, lr 9e-4 (RG) / 9e-5 (Fis-V), cosine decay, batch 32, dropout 0.1 (RG) / 0.2 (Fis-V). The paper
+gives no epoch count or weight decay: we use 200 epochs and weight decay 1e-4 (TPT's official setting) at
+``paper`` scale — our choice. Training crops are the dataset's ``train_window`` (70 RG / 130 Fis-V segments,
+the PAMFN / GDLT protocol). At ``smoke`` / ``quick`` scale the learning rate is 9e-4 for both datasets (the
+small models and short schedules learn nothing at 9e-5). Datasets the paper did not use get its Fis-V
+settings.
+
+Scales (:data:`aqa_lib.recipes.TRAINING_SCALES` for epochs and batch size): ``smoke`` d = d_ffn = 32 with
+4 heads, 2 epochs, batch 16; ``quick`` d = d_ffn = 64, 25 epochs; ``paper`` the text's configuration (the
+builder's defaults: d = 512, K = 5, 4 layers, 8 heads), 200 epochs.
 """
 
 from __future__ import annotations
@@ -92,9 +105,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..centres import attention_center
 from ..losses import consistency_loss, mse_loss, ranking_loss, sparsity_loss, temporal_infonce_loss
-from .base import ModelOutput, register
-from .blocks import QueryDecoder, attention_center
+from ..recipes import ANY_DATASET, Optimiser, Recipe
+from .base import ModelOutput, check_inputs, register
+from .blocks import QueryDecoder
 
 ENCODERS = ("mlqe", "pooled")
 FUSIONS = ("concat", "sum", "concat_attention", "sum_attention", "cca_concat", "cca_sum", "cca_dynamic")
@@ -492,31 +507,6 @@ class LMACNet(nn.Module):
 
     # ----- forward -----
 
-    def _check_inputs(self, features: Mapping[str, Tensor], mask: Tensor | None) -> tuple[dict[str, Tensor], Tensor]:
-        xs = {}
-        shape = None
-        for m, dim in self.in_dims.items():
-            if m not in features:
-                raise ValueError(f"Missing modality {m!r}: this model expects features[{m!r}] of shape [B, T, {dim}]; "
-                                 f"got modalities {sorted(features)}.")
-            x = features[m]
-            if x.ndim != 3 or x.shape[-1] != dim:
-                raise ValueError(f"features[{m!r}] has shape {tuple(x.shape)}; expected [B, T, {dim}].")
-            if shape is None:
-                shape = x.shape[:2]
-            elif x.shape[:2] != shape:
-                raise ValueError(f"features[{m!r}] has [B, T] = {tuple(x.shape[:2])} but {self.modalities[0]!r} has "
-                                 f"{tuple(shape)}: modalities must share batch size and number of segments.")
-            xs[m] = x
-        if mask is None:
-            mask = torch.ones(shape, dtype=torch.bool, device=xs[self.modalities[0]].device)
-        mask = mask.bool()
-        if tuple(mask.shape) != tuple(shape):
-            raise ValueError(f"mask has shape {tuple(mask.shape)}; expected [B, T] = {tuple(shape)}.")
-        if not mask.any(dim=1).all():
-            raise ValueError("mask has a video with no real segment (a row of all False).")
-        return xs, mask
-
     def forward(self, features: Mapping[str, Tensor], mask: Tensor | None = None) -> ModelOutput:
         """``features[m]`` ``[B, T, D_m]`` and ``mask`` ``[B, T]`` (True = real segment) → :class:`ModelOutput`.
 
@@ -526,7 +516,7 @@ class LMACNet(nn.Module):
         for the attention fusion), ``lengths`` ``[B]``. Heads without per-query scores (one-stage, pooled
         baseline) give ``None`` for the last two; the pooled baseline has empty ``attention`` / ``centres``.
         """
-        xs, mask = self._check_inputs(features, mask)
+        xs, mask = check_inputs(features, mask, self.in_dims, model="LMAC-Net")
         lengths = mask.sum(dim=1)
         attention: dict[str, list[Tensor]] = {}
         centres: dict[str, list[Tensor]] = {}
@@ -566,35 +556,61 @@ class LMACNet(nn.Module):
         each video's first and last real segment) and ``β_m·L_sp``; per layer, ``L_cons`` over all modality
         pairs (Eq. 17); all summed over layers. ``parts`` holds every term *unweighted* (also those whose
         λ is 0, for logging); ``total`` adds the terms with a non-zero λ.
+
+        Every term is computed in float32 with autocast disabled (ours): under bf16 autocast the centres,
+        margins and spreads would otherwise be rounded to bfloat16, a grid as coarse as the ranking margin
+        (:mod:`aqa_lib.centres`), and the MTC logits (divided by τ = 0.07) lose as much.
         """
         aux = output.aux
-        score = output.score
+        score = _float32(output.score)
         zero = score.new_zeros(())
-        parts = {"mse": mse_loss(score, labels.to(score.dtype)), "ranking": zero, "sparsity": zero,
+        parts = {"mse": mse_loss(score, _float32(labels)), "ranking": zero, "sparsity": zero,
                  "consistency": zero, "mtc": zero}
         if aux["attention"]:
-            lengths = aux["lengths"].to(score.dtype)
-            margin = self.ranking_margin(aux["lengths"]).to(score.dtype)
-            first, last = (1.0 / lengths, 1.0) if self.normalise_centres else (1.0, lengths)
-            spread_norm = lengths if self.normalise_centres else None
-            ranking = sparsity = consistency = zero
-            for pos, layer in enumerate(self.centre_layers):
-                for m in self.modalities:
-                    ranking = ranking + self.rank_weights[m] * ranking_loss(
-                        aux["centres"][m][pos], last, margin, first_index=first)
-                    sparsity = sparsity + self.sparsity_weights[m] * sparsity_loss(
-                        aux["attention"][m][layer], lengths=spread_norm)
-                consistency = consistency + consistency_loss({m: aux["centres"][m][pos] for m in self.modalities})
+            with torch.autocast(device_type=score.device.type, enabled=False):
+                lengths = _float32(aux["lengths"])
+                margin = _float32(self.ranking_margin(aux["lengths"]))
+                first, last = (1.0 / lengths, 1.0) if self.normalise_centres else (1.0, lengths)
+                spread_norm = lengths if self.normalise_centres else None
+                ranking = sparsity = consistency = zero
+                for pos, layer in enumerate(self.centre_layers):
+                    centres = {m: _float32(aux["centres"][m][pos]) for m in self.modalities}
+                    for m in self.modalities:
+                        ranking = ranking + self.rank_weights[m] * ranking_loss(centres[m], last, margin,
+                                                                                first_index=first)
+                        sparsity = sparsity + self.sparsity_weights[m] * sparsity_loss(
+                            _float32(aux["attention"][m][layer]), lengths=spread_norm)
+                    consistency = consistency + consistency_loss(centres)
             parts.update(ranking=ranking, sparsity=sparsity, consistency=consistency)
         if len(aux["query_features"]) >= 2:
-            parts["mtc"] = temporal_infonce_loss(aux["query_features"], self.mtc_temperature)
+            with torch.autocast(device_type=score.device.type, enabled=False):
+                feats = {m: _float32(f) for m, f in aux["query_features"].items()}
+                parts["mtc"] = temporal_infonce_loss(feats, self.mtc_temperature)
         total = sum(self.lambdas[k] * v for k, v in parts.items() if self.lambdas[k] != 0)
         return total, parts
+
+
+def _float32(x: Tensor) -> Tensor:
+    """``x`` in float32 (float64 stays float64): the loss terms' precision whatever the autocast."""
+    return x.to(torch.promote_types(x.dtype, torch.float32)) if x.is_floating_point() else x.to(torch.float32)
 
 
 def build_lmac(in_dims: Mapping[str, int], **cfg: Any) -> LMACNet:
     """Build LMAC-Net for ``in_dims`` (modality → input dimension); ``cfg`` are :class:`LMACNet` arguments."""
     return LMACNet(in_dims, **cfg)
+
+
+# ----- the training recipe (module docstring, "Training recipe") -----
+
+LMAC_RECIPE = Recipe(
+    family="lmac", source="LMAC-Net §4.2",
+    optimiser={"rg": Optimiser("adamw", lr=9e-4, weight_decay=1e-4),
+               ANY_DATASET: Optimiser("adamw", lr=9e-5, weight_decay=1e-4)},  # Fis-V's, and unknown datasets'
+    scale_optimiser={"smoke": {"lr": 9e-4}, "quick": {"lr": 9e-4}},
+    width={"smoke": {"d_model": 32, "d_ffn": 32, "n_heads": 4}, "quick": {"d_model": 64, "d_ffn": 64}, "paper": {}},
+    model_kwargs={"rg": {"dropout": 0.1}, ANY_DATASET: {"dropout": 0.2}},
+)
+"""LMAC-Net's training settings per dataset and scale (epochs and batch size: the scales' defaults)."""
 
 
 # ----- registered variants: the paper model and every ablation row -----
@@ -605,7 +621,7 @@ _TABLE_5_6_HEAD = {"scoring": "one_stage_linear"}
 
 
 def _register_all() -> None:
-    register("lmac", build_lmac, paper="lmac", table="table3", reported_method="LMAC-Net",
+    register("lmac", build_lmac, paper="lmac", table="table3", reported_method="LMAC-Net", recipe=LMAC_RECIPE,
              description="LMAC-Net as in the paper: MLQE (3 × TPT decoder, K=5, 4 layers), concat fusion, "
                          "two-level score with softmaxed weights, MSE + ranking + sparsity + consistency losses.")
 
@@ -630,6 +646,7 @@ def _register_all() -> None:
     ]
     for slug, method, text, overrides in table5:
         register(f"lmac/table5/{slug}", build_lmac, paper="lmac", table="table5", reported_method=method,
+                 recipe=LMAC_RECIPE,
                  description=f"Table 5: {text}", **{**_TABLE_5_6_HEAD, **overrides})
 
     table6 = [
@@ -648,6 +665,7 @@ def _register_all() -> None:
     ]
     for slug, method, text in table6:
         register(f"lmac/table6/{slug}", build_lmac, paper="lmac", table="table6", reported_method=method,
+                 recipe=LMAC_RECIPE,
                  description=f"Table 6 fusion: {text} All losses; one-stage linear head (our reading).",
                  fusion=slug, **_TABLE_5_6_HEAD)
 
@@ -658,6 +676,7 @@ def _register_all() -> None:
     ]
     for slug, method, subset in table7:
         register(f"lmac/table7/{slug}", build_lmac, paper="lmac", table="table7", reported_method=method,
+                 recipe=LMAC_RECIPE,
                  description=f"Table 7: the full model on {method} only (one query decoder per modality used; "
                              "the consistency loss is 0 with one modality).",
                  modalities=subset)
@@ -674,6 +693,7 @@ def _register_all() -> None:
     ]
     for slug, method, text in table8:
         register(f"lmac/table8/{slug}", build_lmac, paper="lmac", table="table8", reported_method=method,
+                 recipe=LMAC_RECIPE,
                  description=f"Table 8 scoring: {text} Full model otherwise.", scoring=slug)
 
     table9 = [
@@ -693,6 +713,7 @@ def _register_all() -> None:
     ]
     for slug, method, text, overrides in table9:
         register(f"lmac/table9/{slug}", build_lmac, paper="lmac", table="table9", reported_method=method,
+                 recipe=LMAC_RECIPE,
                  description=f"Table 9 alignment (image in the text; labels from §4.5 prose): {text}", **overrides)
 
 

@@ -33,9 +33,10 @@ The model (paper §III, Fig. 1; exact shapes from the official code, ``shared/de
 3. **Head**: ``Dropout(fc_drop)-Linear(3d→d/fc_r)-BN-ReLU-Dropout(0.5)-Linear(→1)-Sigmoid``; the loss is the
    MSE on labels normalised to [0, 1] (÷25 RG, ÷45 Fis-V: the datasets' ``norm``).
 4. **Training** (§III-F, §IV-C) is in two stages: each branch alone (:class:`BranchModel`), then the full
-   model with the RGB and flow branches frozen (audio stays trainable). That is the run configuration's
-   business (:mod:`aqa_lib.experiments.pamfn`): this module only says which scheme each variant needs
-   (the ``training`` argument of the builders, which the model itself ignores).
+   model with the RGB and flow branches frozen (audio stays trainable). How is the recipes' business (section
+   "Training recipes" below, :data:`PAMFN_RECIPE` and :data:`STAGE1_RECIPE`, read by
+   :func:`aqa_lib.experiments.config_for`); the builders' ``training`` argument says which scheme a variant
+   needs, and through it which way gradients reach the branches (``branch_gradient``, next section).
 
 What is the official code's, what the paper says, and what is ours
 -------------------------------------------------------------------
@@ -100,13 +101,88 @@ Table IV's ``variant`` labels ("RGB+Flow", ...) name both a Weighted Fusion row 
 last convolution block" with a two-FC regressor. So the Weighted Fusion baselines fuse the branches' pooled
 last-block features with softmaxed learnable weights (``level="features"``); ``level="scores"`` gives the
 other reading, a softmax-weighted average of the branches' own predictions.
+
+Branch gradient: what Table V's one-stage rows need (``branch_gradient``)
+-------------------------------------------------------------------------
+The official forward pass detaches the RGB and flow branch features before the fusion
+(``self.drop(_.detach())``; audio's are not detached), so no gradient reaches those two branches through the
+fused score — whatever the run does. The official code only ever runs stage 2 (it loads the pretrained
+branches), where this is what "fix the RGB and flow branches" (§III-F) means. Our engine freezes them through
+the run configuration instead (``freeze``, which also keeps their BatchNorm statistics; module section
+"Corrected"), so the model needs no detaching there. The switch is the builders' ``branch_gradient``:
+
+- ``"official_detach"``: the RGB and flow branch features (every level, and their scores for
+  ``level="scores"``) are detached before the fusion, as the official forward does; the audio branch still
+  trains through the fusion.
+- ``"end_to_end"``: nothing is detached; every branch trains through the fused score.
+- ``None`` (the builders' default): the variant's training scheme decides — ``two_stage`` →
+  ``"official_detach"``, ``one_stage`` → ``"end_to_end"`` (:data:`SCHEME_BRANCH_GRADIENT`). Overriding
+  ``training=`` therefore switches the reading with it; pass ``branch_gradient`` as well for the other one.
+
+Which reading each Table V row uses, and why:
+
+- ``pamfn/tableV/two_stage/*`` (and every other two-stage row, Tables IV, VI–VIII, Fig. 6, ``pamfn``):
+  ``"official_detach"``, the official forward. With the engine's freeze of the same two branches, the
+  gradients are the same under either reading; the detach only makes the model say what the official one does.
+- ``pamfn/tableV/one_stage/*`` (and Table IV's Weighted Fusion rows, trained in one stage): ``"end_to_end"``
+  (our reading). The paper calls these "joint learning" baselines "trained in one stage" (§IV-E) and explains
+  one-stage PAMFN's drop by "the modality-specific branches have difficulty extracting high-quality
+  modality-specific information when trained in one stage" (§IV-F1): the branches *are* trained there, which
+  the official detach would forbid (randomly initialised RGB and flow branches would never learn). The other
+  reading is one keyword away: ``branch_gradient="official_detach"``.
+
+Training recipes (§III-F, §IV-C; the official configs): :data:`STAGE1_RECIPE`, :data:`PAMFN_RECIPE`
+------------------------------------------------------------------------------------------------------
+Which scheme a variant needs is its ``training`` setting (overridable as a keyword, e.g.
+``config_for("pamfn", ..., training="one_stage")``):
+
+- ``branch`` (``pamfn/branch/<m>``, Table IV's unimodal rows; :data:`STAGE1_RECIPE`): **stage 1**, one branch
+  and its head alone: SGD lr 1e-2, momentum 0.9, weight decay 1e-4, cosine to 5e-6 (``min_lr_ratio = 5e-4``),
+  250 epochs, dropout 0.5, gradient-norm clip 2, batch 32, ``save_weights=True``. The table rows
+  ``pamfn/tableIV/{rgb,flow,audio}`` are configured as the very same runs (model ``pamfn/branch/<m>``, the
+  recipe's ``same_run_as``), so a Table IV sweep reuses the stage-1 runs of the two-stage models from the cache.
+- ``two_stage`` (the paper's model and most ablations; :data:`PAMFN_RECIPE`): **stage 2**. ``init_from`` holds
+  the stage-1 run configuration of every branch the variant uses (same data, seed, device and branch width:
+  the recipe's :class:`~aqa_lib.recipes.Pretraining`), so the run's fingerprint covers them and each is trained
+  once and cached; the RGB and flow branches are frozen (kept in eval mode by the engine), audio stays
+  trainable; AdamW lr 5e-4 (RG) / 8e-4 (Fis-V), the regression head at 0.1× (``lr_multipliers={"head.": 0.1}``:
+  the mixed head only, as the official ``reduce_fc_lr``), gradient clip 2, K = 10 (RG) / 6 (Fis-V), d = 256,
+  batch 32; epochs Ball 400, Clubs 500, Hoop 300, Ribbon 500, TES 500, PCS 500 at ``paper`` scale.
+- ``one_stage`` (Table IV's Weighted Fusion, Table V's one-stage rows): the stage-2 settings, but the branches
+  start from random weights and nothing is frozen (our reading: the paper gives no optimiser for these), and
+  every branch trains through the fusion (``branch_gradient="end_to_end"``, section "Branch gradient").
+
+Training crops (70 RG / 130 Fis-V segments) are the datasets' ``train_window``; test uses whole sequences.
+
+Settings taken from the official code where the paper is silent or differs (each a documented choice):
+
+- Stage-2 weight decay 1e-2: the official config says 1e-4, but its code builds ``AdamW(params, lr)`` and so
+  runs with PyTorch's default 1e-2.
+- Stage-2 schedule: cosine to 5e-6 on RG (``min_lr_ratio = 0.01``) but a **constant** learning rate on Fis-V
+  (the official Fis-V config has ``lr_scheduler: none``; the paper's text says cosine for both).
+- Gradient clipping at norm 2 in both stages (``clip_grad: True`` in both official configs).
+- The schedule is per step here (the engine's), per epoch in the official code (timm); the 0.1× head follows
+  the same cosine scaled by 0.1 (timm would decay it to the same 5e-6 floor).
+- Each seed trains its own stage-1 branches (seed-for-seed two-stage runs); the official code pretrains once.
+
+Scales (the data scales of :mod:`aqa_lib.data.synthetic`; the optimiser settings above at every scale):
+
+- ``smoke``: d = 16, embedding width 32, K = 2; 2 epochs per stage, batch 16 (seconds, checks only).
+- ``quick``: d = 32, embedding width 64, K = 3; 20 epochs stage 1, 40 epochs stage 2, batch 32. Measured on
+  two shared, busy CPU cores with ``torch.set_num_threads(1)`` (two threads were ~10× slower there), data
+  already generated: the complete two-stage PAMFN (three branches, then the full model) took ≈ 80 s on the
+  quick RG data (100 training videos; stage 1 ≈ 3 × 5 s, stage 2 ≈ 50 s at 1.2 s/epoch) and ≈ 3.5 min on the
+  quick Fis-V data (200 longer videos; stage 1 ≈ 3 × 11 s, stage 2 ≈ 160 s at 4 s/epoch).
+- ``paper``: the paper's width (d = 256, embedding 512, K = 10 RG / 6 Fis-V) and epochs; meant for a GPU.
+
+Other datasets (e.g. FS1000) get the Fis-V settings.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -114,7 +190,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..losses import mse_loss
-from .base import ModelOutput, register
+from ..recipes import ANY_DATASET, Optimiser, Pretraining, Recipe
+from .base import ModelOutput, check_inputs, register
 
 DECODERS = ("attention", "weighted", "none")
 """MSFD / CMFD kinds: the paper's negated cross-attention, Weighted Fusion instead (Table VI), or removed."""
@@ -124,7 +201,13 @@ BASELINE_FUSIONS = ("avg", "cat", "weighted", "attention")
 """The fusion strategies of Table V's baselines."""
 BASELINE_LEVELS = ("features", "scores")
 TRAININGS = ("two_stage", "one_stage", "branch")
-"""How a variant is trained (read by :mod:`aqa_lib.experiments.pamfn`; the models ignore it)."""
+"""How a variant is trained (read by the recipes; the models see it only through ``branch_gradient``)."""
+BRANCH_GRADIENTS = ("official_detach", "end_to_end")
+"""How gradients reach the branches through the fusion (module docstring, "Branch gradient")."""
+OFFICIAL_DETACHED = ("rgb", "flow")
+"""The branches the official forward pass detaches before the fusion."""
+SCHEME_BRANCH_GRADIENT = {"two_stage": "official_detach", "one_stage": "end_to_end"}
+"""The branch gradient of each training scheme when ``branch_gradient`` is not given."""
 MASK_VALUE = -1e9
 """Additive attention mask of a disabled FusionNet (the official value)."""
 MIN_SEGMENTS = 4
@@ -540,32 +623,21 @@ class FusionStage(nn.Module):
 
 def _check_inputs(model: nn.Module, features: Mapping[str, Tensor],
                   mask: Tensor | None) -> tuple[dict[str, Tensor], Tensor]:
-    """Validate ``features`` (``[B, T, D_m]`` per modality of ``model.in_dims``) and ``mask`` ``[B, T]``."""
-    xs, shape = {}, None
-    for m, dim in model.in_dims.items():
-        if m not in features:
-            raise ValueError(f"Missing modality {m!r}: this model expects features[{m!r}] of shape [B, T, {dim}]; "
-                             f"got modalities {sorted(features)}.")
-        x = features[m]
-        if x.ndim != 3 or x.shape[-1] != dim:
-            raise ValueError(f"features[{m!r}] has shape {tuple(x.shape)}; expected [B, T, {dim}].")
-        if shape is not None and x.shape[:2] != shape:
-            raise ValueError(f"features[{m!r}] has [B, T] = {tuple(x.shape[:2])} but the other modalities have "
-                             f"{tuple(shape)}: modalities must share batch size and number of segments.")
-        shape = x.shape[:2]
-        xs[m] = x
-    if mask is None:
-        mask = torch.ones(shape, dtype=torch.bool, device=next(iter(xs.values())).device)
-    mask = mask.bool()
-    if tuple(mask.shape) != tuple(shape):
-        raise ValueError(f"mask has shape {tuple(mask.shape)}; expected [B, T] = {tuple(shape)}.")
-    short = int(mask.sum(dim=1).min())
-    if short < MIN_SEGMENTS:
-        raise ValueError(f"A video has {short} real segments; PAMFN's three pooling levels need at least "
-                         f"{MIN_SEGMENTS} (length T/4 ≥ 1).")
-    for m in xs:  # padded steps must be zero (the loaders pad with zeros; tests may not)
-        xs[m] = xs[m].masked_fill(~mask[:, :, None], 0.0)
-    return xs, mask
+    """:func:`~aqa_lib.models.base.check_inputs` (at least :data:`MIN_SEGMENTS` real segments: length T/4 ≥ 1
+    for the three pooling levels), then padded steps zeroed (the loaders pad with zeros; tests may not)."""
+    xs, mask = check_inputs(features, mask, model.in_dims, model=type(model).__name__, min_segments=MIN_SEGMENTS)
+    return {m: x.masked_fill(~mask[:, :, None], 0.0) for m, x in xs.items()}, mask
+
+
+def _detached(modalities: Sequence[str], branch_gradient: str) -> tuple[str, ...]:
+    """The modalities whose branch features are detached before the fusion (module docstring)."""
+    _check_option("branch_gradient", branch_gradient, BRANCH_GRADIENTS)
+    return tuple(m for m in modalities if m in OFFICIAL_DETACHED) if branch_gradient == "official_detach" else ()
+
+
+def _to_fusion(x: Tensor, modality: str, detached: Sequence[str]) -> Tensor:
+    """A branch output as the fusion sees it: detached for the modalities in ``detached``."""
+    return x.detach() if modality in detached else x
 
 
 def _resolve_modalities(in_dims: Mapping[str, int], modalities: Sequence[str] | None) -> dict[str, int]:
@@ -601,6 +673,9 @@ class PAMFN(nn.Module):
         msfd_heads, cmfd_heads, attn_dropout: the decoders' attention (1, 1, 0.1).
         tau_init: initial Gumbel-softmax temperature τ, one parameter shared by all stages (10).
         branch_loss_weight: weight of the branches' own MSE in the loss (0: only the fused score trains).
+        branch_gradient: ``"end_to_end"`` (every branch trains through the fused score) or
+            ``"official_detach"`` (the RGB and flow branch features are detached, as the official forward
+            does); module docstring, "Branch gradient". The builder picks it from ``training`` when not given.
     """
 
     def __init__(self, in_dims: Mapping[str, int], *, modalities: Sequence[str] | None = None, d_model: int = 256,
@@ -608,7 +683,8 @@ class PAMFN(nn.Module):
                  head_dropout: float = 0.5, feat_drop: float = 0.5, embed_dropout: float = 0.3,
                  branch_head_dropout: float = 0.5, msfd: str = "attention", cmfd: str = "attention",
                  policy: str = "ranked", fusion_stages: int = 3, msfd_heads: int = 1, cmfd_heads: int = 1,
-                 attn_dropout: float = 0.1, tau_init: float = 10.0, branch_loss_weight: float = 0.0) -> None:
+                 attn_dropout: float = 0.1, tau_init: float = 10.0, branch_loss_weight: float = 0.0,
+                 branch_gradient: str = "end_to_end") -> None:
         super().__init__()
         _check_option("msfd", msfd, DECODERS)
         _check_option("cmfd", cmfd, DECODERS)
@@ -624,6 +700,7 @@ class PAMFN(nn.Module):
             raise ValueError(f"tau_init must be positive, got {tau_init!r}.")
         self.in_dims = _resolve_modalities(in_dims, modalities)
         self.modalities = tuple(self.in_dims)
+        self.detached = _detached(self.modalities, branch_gradient)
         self.n_fusion = int(n_fusion)
         self.branch_loss_weight = float(branch_loss_weight)
         self.branches = nn.ModuleDict({
@@ -659,7 +736,8 @@ class PAMFN(nn.Module):
         """
         xs, mask = _check_inputs(self, features, mask)
         outs = {m: self.branches[m](xs[m], mask) for m in self.modalities}
-        feats = [[self.feat_drop(outs[m].features[level]) for m in self.modalities] for level in range(4)]
+        feats = [[self.feat_drop(_to_fusion(outs[m].features[level], m, self.detached)) for m in self.modalities]
+                 for level in range(4)]
         masks = outs[self.modalities[0]].masks  # the same for every modality
         c = xs[self.modalities[0]].new_zeros(mask.shape[0], self.init_dim, masks[1].shape[1])
         c_mask = masks[1]
@@ -740,13 +818,14 @@ class FusionBaseline(nn.Module):
 
     then ``Dropout(fc_drop)-Linear(d → d/fc_r)-BN-ReLU-Dropout(0.5)-Linear-Sigmoid`` (the PAMFN head, input d).
     ``level="scores"`` fuses the branches' own sigmoid scores instead (``avg`` or ``weighted`` only).
+    ``branch_gradient`` as in :class:`PAMFN` (module docstring, "Branch gradient").
     """
 
     def __init__(self, in_dims: Mapping[str, int], *, modalities: Sequence[str] | None = None,
                  fusion: str = "weighted", level: str = "features", d_model: int = 256, hidden_dim: int = 512,
                  fc_r: int = 2, fc_drop: float = 0.0, head_dropout: float = 0.5, feat_drop: float = 0.5,
                  embed_dropout: float = 0.3, branch_head_dropout: float = 0.5,
-                 branch_loss_weight: float = 0.0) -> None:
+                 branch_loss_weight: float = 0.0, branch_gradient: str = "end_to_end") -> None:
         super().__init__()
         _check_option("fusion", fusion, BASELINE_FUSIONS)
         _check_option("level", level, BASELINE_LEVELS)
@@ -757,6 +836,7 @@ class FusionBaseline(nn.Module):
             raise ValueError(f"fc_r must be a positive integer at most d_model={d_model}, got {fc_r!r}.")
         self.in_dims = _resolve_modalities(in_dims, modalities)
         self.modalities = tuple(self.in_dims)
+        self.detached = _detached(self.modalities, branch_gradient)
         self.fusion, self.level = fusion, level
         self.branch_loss_weight = float(branch_loss_weight)
         n = len(self.modalities)
@@ -790,11 +870,12 @@ class FusionBaseline(nn.Module):
         branch_scores = {m: o.score for m, o in outs.items()}
         weights = None
         if self.level == "scores":
-            stacked = torch.stack(list(branch_scores.values()), dim=1)  # [B, M]
+            stacked = torch.stack([_to_fusion(v, m, self.detached) for m, v in branch_scores.items()], dim=1)
             weights = self._weights(stacked[..., None])
             score = (stacked * weights).sum(dim=1)
         else:
-            last_block = [self.feat_drop(o.features[3].squeeze(2)) for o in outs.values()]
+            last_block = [self.feat_drop(_to_fusion(o.features[3].squeeze(2), m, self.detached))
+                          for m, o in outs.items()]
             stacked = torch.stack(last_block, dim=1)  # [B, M, d]
             if self.fusion == "cat":
                 fused = self.reduce(stacked.flatten(1))
@@ -813,7 +894,7 @@ class FusionBaseline(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Builders (``training`` tells the run configuration how to train the variant; the models ignore it)
+# Builders (``training`` tells the recipe how to train the variant, and the model its branch gradient)
 # ---------------------------------------------------------------------------------------------------------
 
 
@@ -821,10 +902,12 @@ def _check_training(training: str, valid: Sequence[str]) -> None:
     _check_option("training", training, valid)
 
 
-def build_pamfn(in_dims: Mapping[str, int], *, training: str = "two_stage", **cfg: Any) -> PAMFN:
-    """PAMFN for ``in_dims``; ``training`` is ``"two_stage"`` (pretrained branches) or ``"one_stage"``."""
+def build_pamfn(in_dims: Mapping[str, int], *, training: str = "two_stage", branch_gradient: str | None = None,
+                **cfg: Any) -> PAMFN:
+    """PAMFN for ``in_dims``; ``training`` is ``"two_stage"`` (pretrained branches) or ``"one_stage"``;
+    ``branch_gradient`` defaults to the scheme's (:data:`SCHEME_BRANCH_GRADIENT`)."""
     _check_training(training, ("two_stage", "one_stage"))
-    return PAMFN(in_dims, **cfg)
+    return PAMFN(in_dims, branch_gradient=branch_gradient or SCHEME_BRANCH_GRADIENT[training], **cfg)
 
 
 def build_branch(in_dims: Mapping[str, int], *, training: str = "branch", **cfg: Any) -> BranchModel:
@@ -833,10 +916,65 @@ def build_branch(in_dims: Mapping[str, int], *, training: str = "branch", **cfg:
     return BranchModel(in_dims, **cfg)
 
 
-def build_fusion_baseline(in_dims: Mapping[str, int], *, training: str = "one_stage", **cfg: Any) -> FusionBaseline:
-    """A Table IV / V fusion baseline; ``training`` is ``"one_stage"`` or ``"two_stage"``."""
+def build_fusion_baseline(in_dims: Mapping[str, int], *, training: str = "one_stage",
+                          branch_gradient: str | None = None, **cfg: Any) -> FusionBaseline:
+    """A Table IV / V fusion baseline; ``training`` is ``"one_stage"`` or ``"two_stage"``; ``branch_gradient``
+    defaults to the scheme's (:data:`SCHEME_BRANCH_GRADIENT`)."""
     _check_training(training, ("two_stage", "one_stage"))
-    return FusionBaseline(in_dims, **cfg)
+    return FusionBaseline(in_dims, branch_gradient=branch_gradient or SCHEME_BRANCH_GRADIENT[training], **cfg)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Training recipes (module docstring, "Training recipes")
+# ---------------------------------------------------------------------------------------------------------
+
+PAMFN_WIDTH: dict[str, dict[str, Any]] = {
+    "smoke": {"d_model": 16, "hidden_dim": 32, "n_fusion": 2},
+    "quick": {"d_model": 32, "hidden_dim": 64, "n_fusion": 3},
+    "paper": {},
+}
+"""Model width per scale (``paper``: the builders' defaults, plus K per dataset)."""
+BRANCH_KEYS = ("d_model", "hidden_dim")
+"""Model settings stage 1 must share with stage 2 so that the branch weights fit."""
+FROZEN_IN_STAGE_2 = ("rgb", "flow")
+"""Branches kept frozen in stage 2 (audio is fine-tuned: alone it can hardly assess an action, §IV-E)."""
+
+STAGE1_RECIPE = Recipe(
+    family="pamfn", source="PAMFN §III-F stage 1; official configs",
+    optimiser={ANY_DATASET: Optimiser("sgd", lr=1e-2, momentum=0.9, weight_decay=1e-4, min_lr_ratio=5e-6 / 1e-2,
+                                      grad_clip=2.0)},
+    epochs={"smoke": 2, "quick": 20, "paper": 250},
+    width={scale: {k: v for k, v in w.items() if k in BRANCH_KEYS} for scale, w in PAMFN_WIDTH.items()},
+    model_kwargs={ANY_DATASET: {"head_dropout": 0.5}},  # the official stage-1 ``drop_rate``
+    drop_kwargs=("training", "modalities"),  # a branch variant's modality is its name
+    choices={"training": ("branch",)},
+    save_weights=True,
+)
+"""Stage 1: one branch and its head alone (``pamfn/branch/<m>``), weights kept for stage 2."""
+
+_STAGE2_RG = Optimiser("adamw", lr=5e-4, weight_decay=1e-2, min_lr_ratio=5e-6 / 5e-4, grad_clip=2.0,
+                       lr_multipliers={"head.": 0.1})
+
+PAMFN_RECIPE = Recipe(
+    family="pamfn", source="PAMFN §III-F, §IV-C; official configs",
+    optimiser={"rg": _STAGE2_RG,
+               ANY_DATASET: Optimiser(**{**_STAGE2_RG.run_fields(), "lr": 8e-4, "min_lr_ratio": 1.0})},  # Fis-V
+    epochs={"smoke": 2, "quick": 40, "paper": 500},
+    paper_epochs={ANY_DATASET: {"Ball": 400, "Clubs": 500, "Hoop": 300, "Ribbon": 500, "TES": 500, "PCS": 500}},
+    width=PAMFN_WIDTH,
+    model_kwargs={"rg": {"n_fusion": 10}, ANY_DATASET: {"n_fusion": 6}},
+    choices={"training": ("two_stage", "one_stage")},
+    pretraining=Pretraining(variant="pamfn/branch/{modality}", into="branches.{modality}", source="branch",
+                            shared_keys=BRANCH_KEYS, frozen=FROZEN_IN_STAGE_2, when={"training": "two_stage"}),
+)
+"""Stage 2 (two-stage variants: pretrained branches, RGB and flow frozen) or one-stage training of PAMFN."""
+
+FUSION_BASELINE_RECIPE = replace(
+    PAMFN_RECIPE, source="PAMFN §IV-E, §IV-F1 (baselines); PAMFN's stage-2 settings",
+    width={scale: {k: v for k, v in w.items() if k != "n_fusion"} for scale, w in PAMFN_WIDTH.items()},
+    model_kwargs={},
+)
+"""The fusion baselines of Tables IV and V: PAMFN's settings, without K (they have no FusionNets)."""
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -855,7 +993,7 @@ def _label(subset: Sequence[str]) -> str:
 
 
 def _register_all() -> None:
-    register("pamfn", build_pamfn, paper="pamfn", table="tableI", reported_method="PAMFN",
+    register("pamfn", build_pamfn, paper="pamfn", table="tableI", reported_method="PAMFN", recipe=PAMFN_RECIPE,
              description="PAMFN as in the paper: three branches (pretrained; RGB/flow frozen), mixed-modality "
                          "branch with MSFD, AFM (ranked FusionNets, straight-through Gumbel PolicyNet) and CMFD "
                          "in all three stages; two-stage training.")
@@ -863,18 +1001,20 @@ def _register_all() -> None:
         text = (f"The {label} branch alone with its own head, trained with SGD (stage 1 of PAMFN; Table IV's "
                 f"unimodal row).")
         register(f"pamfn/branch/{m}", build_branch, paper="pamfn", table="tableIV", reported_method=label,
-                 description=text, modalities=(m,), training="branch")
+                 recipe=STAGE1_RECIPE, description=text, modalities=(m,), training="branch")
         register(f"pamfn/tableIV/{m}", build_branch, paper="pamfn", table="tableIV", reported_method=label,
+                 recipe=replace(STAGE1_RECIPE, same_run_as=f"pamfn/branch/{m}"),
                  description=text + f" Same run as pamfn/branch/{m}.", modalities=(m,), training="branch")
     for subset in SUBSETS:
         slug, label = "+".join(subset), _label(subset)
         register(f"pamfn/tableIV/weighted/{slug}", build_fusion_baseline, paper="pamfn", table="tableIV",
-                 reported_method=f"Weighted Fusion: {label}", modalities=subset, fusion="weighted", training="one_stage",
+                 reported_method=f"Weighted Fusion: {label}", recipe=FUSION_BASELINE_RECIPE,
+                 modalities=subset, fusion="weighted", training="one_stage",
                  description=f"Table IV Weighted Fusion on {label}: softmax-weighted fusion of the branches' "
-                             "last-block features + two-FC regressor, trained in one stage (feature level: our "
-                             "reading, its 3-modality row equals Table V's one-stage / Weighted).")
+                             "last-block features + two-FC regressor, trained in one stage, end to end (feature "
+                             "level: our reading, its 3-modality row equals Table V's one-stage / Weighted).")
         register(f"pamfn/tableIV/{slug}", build_pamfn, paper="pamfn", table="tableIV",
-                 reported_method=f"PAMFN: {label}",
+                 reported_method=f"PAMFN: {label}", recipe=PAMFN_RECIPE,
                  modalities=subset, training="two_stage",
                  description=f"Table IV: PAMFN on {label} only (the other branches removed), two-stage.")
 
@@ -883,14 +1023,16 @@ def _register_all() -> None:
                ("weighted", "Weighted", "learnable softmax weights over modalities"),
                ("attention", "Attention", "an FC layer gives per-video softmax weights over modalities"))
     for scheme, scheme_label in (("one_stage", "one-stage"), ("two_stage", "two-stage")):
-        how = ("all branches trained jointly from scratch, nothing frozen" if scheme == "one_stage" else
-               "branches pretrained alone; RGB and flow frozen")
+        how = ("all branches trained jointly from scratch, nothing frozen or detached (end_to_end, our reading)"
+               if scheme == "one_stage" else
+               "branches pretrained alone; RGB and flow frozen (and detached: official_detach)")
         for slug, label, text in fusions:
             register(f"pamfn/tableV/{scheme}/{slug}", build_fusion_baseline, paper="pamfn", table="tableV",
-                     reported_method=f"{scheme_label} / {label}", fusion=slug, training=scheme,
+                     reported_method=f"{scheme_label} / {label}", recipe=FUSION_BASELINE_RECIPE,
+                     fusion=slug, training=scheme,
                      description=f"Table V {scheme_label} {label}: {text}, then a two-FC regressor; {how}.")
         register(f"pamfn/tableV/{scheme}/ours", build_pamfn, paper="pamfn", table="tableV",
-                 reported_method=f"{scheme_label} / Ours", training=scheme,
+                 reported_method=f"{scheme_label} / Ours", recipe=PAMFN_RECIPE, training=scheme,
                  description=f"Table V {scheme_label} Ours: the full PAMFN; {how}.")
 
     table6 = (("no_cmfd", "w/o CMFD", {"cmfd": "none"},
@@ -906,24 +1048,28 @@ def _register_all() -> None:
               ("full", "Full model", {}, "the full model."))
     for slug, label, overrides, text in table6:
         register(f"pamfn/tableVI/{slug}", build_pamfn, paper="pamfn", table="tableVI", reported_method=label,
-                 description=f"Table VI: {text} Two-stage.", training="two_stage", **overrides)
+                 recipe=PAMFN_RECIPE, description=f"Table VI: {text} Two-stage.", training="two_stage",
+                 **overrides)
 
     table7 = (("unranked", "Unranked FusionNets", "the decision enables only FusionNet k* (one-hot)."),
               ("free", "Free FusionNets", "all FusionNets enabled, no PolicyNet (and no τ)."),
               ("ranked", "Ranked FusionNets (Ours)", "the decision k* enables FusionNets 0..k* (the paper's)."))
     for slug, label, text in table7:
         register(f"pamfn/tableVII/{slug}", build_pamfn, paper="pamfn", table="tableVII", reported_method=label,
-                 description=f"Table VII: {text} Two-stage.", policy=slug, training="two_stage")
+                 recipe=PAMFN_RECIPE, description=f"Table VII: {text} Two-stage.", policy=slug,
+                 training="two_stage")
 
     table8 = (("first", "First Stage", 1), ("first_two", "First Two Stages", 2), ("all", "All Stages (Ours)", 3))
     for slug, label, n in table8:
         register(f"pamfn/tableVIII/{slug}", build_pamfn, paper="pamfn", table="tableVIII", reported_method=label,
+                 recipe=PAMFN_RECIPE,
                  description=f"Table VIII: MSFD/AFM/CMFD in the first {n} stage(s); later stages only refine the "
                              "mixed stream (our reading). Two-stage.",
                  fusion_stages=n, training="two_stage")
 
     for k in FIG6_K:
         register(f"pamfn/fig6/k{k}", build_pamfn, paper="pamfn", table="fig6", reported_method=f"K={k}",
+                 recipe=PAMFN_RECIPE,
                  description=f"Fig. 6: the full model with K = {k} FusionNets per stage. Two-stage.",
                  n_fusion=k, training="two_stage")
 
