@@ -6,7 +6,13 @@ A model is an ``nn.Module`` with
 - ``forward(features, mask) -> ModelOutput`` with ``features[m]`` of shape ``[B, T, D_m]`` and ``mask``
   ``[B, T]`` (True = real segment); ``ModelOutput.score`` is the predicted *normalised* label ``[B]``;
 - ``loss(output, labels) -> (total, parts)``: the paper's training objective on normalised labels, with
-  ``parts`` a dict of named scalar tensors (``mse``, ``ranking``, ...) the engine logs per epoch.
+  ``parts`` a dict of named scalar tensors (``mse``, ``ranking``, ...) the engine logs per epoch. The engine
+  calls it in float32 outside autocast, with every floating tensor of ``output`` cast to float32;
+- optionally ``batch_inputs`` / ``loss_inputs``: tuples naming per-video extras the model reads, passed as
+  keywords to ``forward`` / ``loss`` (:mod:`aqa_lib.data.batching`): any numeric column of
+  ``Split.extras`` (``dd`` for MTL-AQA's difficulty degree, the other score types of a video, prompt ids)
+  and ``text`` / ``text_mask`` (padded per-video text). A model that names an extra the data lacks stops
+  before training with the list of what the data has.
 
 Every row of every ablation table is a **named variant** (the timm pattern): ``create_model("lmac",
 in_dims=..., **overrides)`` builds the paper's configuration and ``create_model("lmac/table5/mlqe", ...)``
