@@ -101,7 +101,7 @@ class FeatureBank:
         for name, column in split.extras.items():
             values = np.asarray(column)
             if values.dtype.kind in "fc":
-                self.extras[name] = torch.as_tensor(values, dtype=torch.float32, device=self.device)
+                self.extras[name] = torch.as_tensor(values.astype(np.float32), device=self.device)
             elif values.dtype.kind in "iub":
                 self.extras[name] = torch.as_tensor(values.astype(np.int64), device=self.device)
             # other columns (names, free text) are not batched: models read only numbers
