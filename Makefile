@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Kernel configuration inside the venv: ipykernel otherwise logs "Kernel is running over TCP without
+# encryption" at the start of every notebook (papermill, nbval); only its own log level is raised.
+KERNEL_CONFIG := $(VENV)/etc/ipython/ipython_kernel_config.py
 SCALE  ?= quick
 # Extra papermill parameters for `make figures`, e.g. PARAMS="-p seed 1".
 PARAMS ?=
@@ -14,7 +17,7 @@ ONLY ?=
 
 all: figures
 
-setup: $(STAMP)
+setup: $(STAMP) $(KERNEL_CONFIG)
 
 # torch is pinned to 2.13.0: here pip takes the locally served CPU wheel; on a CUDA machine, install the CUDA
 # build of torch 2.13.0 into .venv first (README, "GPU") and this step keeps it.
@@ -25,12 +28,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
+$(KERNEL_CONFIG): | $(STAMP)
+	@mkdir -p $(dir $@)
+	@printf '%s\n' '# Written by `make` (aqa-companion): hide ipykernel'"'"'s own start-up warnings, e.g. "Kernel is' \
+	  '# running over TCP without encryption" (local kernels only); errors and cell output are unaffected.' \
+	  'c.IPKernelApp.log_level = "ERROR"' > $@
+
 # Main job: execute every notebook with papermill on the embedded synthetic default; figures go to figures/.
-figures: $(STAMP)
+figures: $(STAMP) $(KERNEL_CONFIG)
 	MPLBACKEND=Agg $(BIN)/python -m aqa_lib.runner --scale $(SCALE) $(if $(ONLY),--only $(ONLY)) $(PARAMS)
 
 # Whole test suite: unit tests, then every notebook under nbval at smoke scale.
-test: $(STAMP)
+test: $(STAMP) $(KERNEL_CONFIG)
 	$(BIN)/ruff check aqa_lib tests notebooks benchmarks
 	OMP_NUM_THREADS=1 AQA_SCALE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest -p no:nbval -q tests
 	OMP_NUM_THREADS=1 AQA_SCALE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest -q --nbval-lax --nbval-current-env notebooks

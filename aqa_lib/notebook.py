@@ -1,4 +1,4 @@
-"""Conventions every companion notebook follows (parameters, scale, device, labelled tables and figures).
+"""Conventions every companion notebook follows (parameters, scale, device, threads, labelled tables and figures).
 
 A notebook's first code cell is tagged ``parameters`` (papermill injects overrides after it) and holds only
 literals, e.g.::
@@ -8,21 +8,41 @@ literals, e.g.::
     source = "synthetic"   # synthetic | real
     data_root = ""         # folder of real features when source == "real"
     scale = "auto"         # smoke | quick | paper | auto
-    seed = 0
+    seeds = [0]
     device = "auto"        # auto | cpu | cuda
 
-The next cell calls :func:`check_params`, which fails with a clear message on unknown values (papermill only
-*warns* on unknown ``-p`` keys, so notebooks validate themselves), and resolves ``scale="auto"``:
-``AQA_SCALE`` if set, else ``smoke`` under CI (``CI`` set; nbval cannot pass parameters), else ``quick``.
+The next cell calls :func:`check_params` with *every* parameter and ``namespace=globals()``. It
+
+- stops on a misspelt parameter name (papermill only *warns* on unknown ``-p`` keys and then runs the
+  defaults), naming the closest declared one;
+- reads list parameters given as text (``papermill -p seeds "[0, 1, 2]"`` passes the string ``"[0, 1, 2]"``);
+- fails with a clear message on unknown values, and resolves ``scale="auto"`` (``AQA_SCALE`` if set, else
+  ``smoke`` under CI, where nbval cannot pass parameters, else ``quick``) and ``device="auto"``;
+- applies the thread policy (:func:`apply_thread_policy`: one CPU thread per notebook unless
+  ``AQA_THREADS`` says otherwise) and remembers the parameters for the figures' file names and manifest.
 
 Every table and figure carries the data's provenance (synthetic or real, and from where): use
-:func:`show_table` and :func:`save_figure`, which refuse to work without one.
+:func:`show_table` and :func:`save_figure`, which refuse to work without one. :func:`save_figure` names the
+file after the data source, scale and seeds when they differ from the defaults (so a 2-seed or real-data
+run never overwrites another), marks smoke-scale figures, and records every figure in
+``figures/manifest.csv`` (figure, notebook, parameters, code version, date).
+
+The ablation-table notebooks share one skeleton, :func:`run_paper_table` → :class:`TableStudy` (train or
+fetch every row, show reported vs reproduced, draw the bar chart), so a notebook keeps only what is
+particular to its table.
 """
 
 from __future__ import annotations
 
+import ast
+import csv
+import difflib
+import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+import textwrap
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +53,23 @@ from .paths import figures_dir
 SCALES = ("smoke", "quick", "paper")
 SOURCES = ("synthetic", "real")
 DEVICES = ("auto", "cpu", "cuda")
+DEFAULTS: dict[str, Any] = {"source": "synthetic", "scale": "quick", "seeds": [0], "seed": 0, "epochs": 0}
+"""The parameter values a figure's file name does not mention (``make``'s defaults)."""
+LIST_PARAMETERS = ("seeds", "ks", "videos")
+"""Parameters that hold lists of integers (a single integer is read as a one-element list)."""
+PAPERMILL_MARKER = "# Parameters"
+"""First line of the cell papermill injects after the cell tagged ``parameters``."""
+MANIFEST = "manifest.csv"
+MANIFEST_COLUMNS = ["figure", "notebook", "parameters", "code_version", "date"]
+SMOKE_MARK = "smoke scale: numbers meaningless (a check that everything runs)"
+
+_CONTEXT: dict[str, Any] = {"notebook": "", "params": {}}
+"""The parameters :func:`check_params` resolved last (this kernel's notebook), for :func:`save_figure`."""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Parameters
+# --------------------------------------------------------------------------------------------------------------
 
 
 def resolve_scale(scale: str) -> str:
@@ -63,24 +100,118 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def apply_thread_policy(device: str = "cpu") -> int:
+    """The one place the companion sets PyTorch's CPU threads: ``$AQA_THREADS`` if set, else 1.
+
+    One thread per notebook is the fastest setting measured on small shared CPUs (the models are small, so
+    several threads mostly wait on each other; ``aqa_lib/experiments/pamfn.py`` measured two threads ~10×
+    slower than one), and it keeps runs deterministic. On CUDA the GPU does the work and one host thread
+    is enough too. Returns the number of threads set.
+    """
+    import torch
+
+    raw = os.environ.get("AQA_THREADS", "1")
+    try:
+        n = int(raw)
+    except ValueError:
+        raise ValueError(f"AQA_THREADS must be a positive integer, got {raw!r}.") from None
+    if n < 1:
+        raise ValueError(f"AQA_THREADS must be a positive integer, got {raw!r}.")
+    torch.set_num_threads(n)
+    return n
+
+
 def check_choice(name: str, value: Any, valid: Iterable[Any]) -> Any:
     """Return ``value`` if it is one of ``valid``, else raise ValueError listing the valid values."""
     valid = list(valid)
     if value not in valid:
-        raise ValueError(f"Unknown {name} {value!r}; valid values: {', '.join(map(str, valid))}.")
+        close = difflib.get_close_matches(str(value), [str(v) for v in valid], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"Unknown {name} {value!r}{hint}; valid values: {', '.join(map(str, valid))}.")
     return value
 
 
-def check_params(params: Mapping[str, Any], *, choices: Mapping[str, Iterable[Any]] | None = None) -> dict[str, Any]:
-    """Validate a notebook's parameters and resolve ``scale`` / ``device``.
+def parse_list(name: str, value: Any) -> list[int]:
+    """A list-of-integers parameter as a list: accepts a list, a tuple, one integer, or the text papermill
+    passes for ``-p seeds "[0, 1, 2]"`` (also ``"0, 1, 2"`` and ``"0 1 2"``)."""
+    original = value
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.startswith(("[", "(")):
+            text = "[" + ",".join(text.replace(",", " ").split()) + "]"
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            raise ValueError(f"{name} must be a list of non-negative integers; cannot read {original!r} "
+                             f"(write e.g. -p {name} \"[0, 1, 2]\").") from None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [value]
+    if isinstance(value, tuple):
+        value = list(value)
+    if not (isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                                                      for v in value)):
+        raise ValueError(f"{name} must be a non-empty list of non-negative integers, got {original!r} "
+                         f"(write e.g. -p {name} \"[0, 1, 2]\").")
+    return value
 
-    Checks ``dataset`` (and ``target`` against it), ``source`` (``real`` needs ``data_root``), ``scale``,
-    ``device``, ``seed``/``seeds`` and any extra ``choices`` given as ``{name: valid values}``. Returns a new
-    dict with ``scale`` and ``device`` resolved.
+
+def injected_parameters(namespace: Mapping[str, Any]) -> list[str]:
+    """Names papermill assigned in this kernel: the assignments of every executed cell that starts with
+    papermill's ``# Parameters`` line (IPython keeps the executed cells in ``In``)."""
+    names: list[str] = []
+    for source in namespace.get("In", None) or []:
+        if not isinstance(source, str) or not source.lstrip().startswith(PAPERMILL_MARKER):
+            continue
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Assign):
+                names += [t.id for t in node.targets if isinstance(t, ast.Name) and t.id not in names]
+    return names
+
+
+def check_unknown_params(namespace: Mapping[str, Any], declared: Iterable[str]) -> None:
+    """Stop on a parameter papermill injected that the notebook does not declare (e.g. ``-p datset rg``),
+    naming the closest declared one: papermill only warns and would run the defaults."""
+    declared = list(declared)
+    unknown = [n for n in injected_parameters(namespace) if n not in declared]
+    if not unknown:
+        return
+    parts = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, declared, n=1, cutoff=0.6)
+        parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise ValueError(f"Unknown parameter {', '.join(parts)}: this notebook's parameters are "
+                     f"{', '.join(declared)}. papermill only warns about an unknown -p name and would run the "
+                     "defaults; fix the name and run again.")
+
+
+def check_params(params: Mapping[str, Any], *, choices: Mapping[str, Iterable[Any]] | None = None,
+                 namespace: dict[str, Any] | None = None, notebook: str = "") -> dict[str, Any]:
+    """Validate a notebook's parameters, resolve ``scale`` / ``device`` / list parameters, set the threads.
+
+    Args:
+        params: every parameter the notebook declares, ``{name: value}``.
+        choices: extra ``{name: valid values}`` checks.
+        namespace: the notebook's ``globals()``: parameters papermill injected under an undeclared name stop
+            the notebook (with the closest declared name), and the resolved values are written back, so the
+            notebook's ``scale``, ``device``, ``seeds``, ... hold them after this call.
+        notebook: the notebook's name, recorded with its figures in ``figures/manifest.csv``.
+
+    Checks ``dataset`` (and ``target`` against it), ``source`` (``real`` needs an existing ``data_root``),
+    ``scale``, ``device``, ``seed`` / ``epochs`` (non-negative integers), the list parameters
+    (:data:`LIST_PARAMETERS`) and ``choices``. Returns a new dict of resolved values.
     """
     from .data.registry import get_spec
 
+    if namespace is not None:
+        check_unknown_params(namespace, params)
     out = dict(params)
+    for name in LIST_PARAMETERS:
+        if name in out:
+            out[name] = parse_list(name, out[name])
     if "dataset" in out:
         spec = get_spec(out["dataset"])
         out["dataset"] = spec.name
@@ -94,21 +225,46 @@ def check_params(params: Mapping[str, Any], *, choices: Mapping[str, Iterable[An
                 "(e.g. -p data_root /data/fisv/vst_fp16)."
             )
         if out["source"] == "real" and not Path(out["data_root"]).exists():
-            raise ValueError(f"data_root {out['data_root']!r} does not exist.")
+            raise ValueError(f"data_root {out['data_root']!r} does not exist; pass the folder of the released "
+                             "features (e.g. -p data_root /data/fisv/vst_fp16).")
     if "scale" in out:
         out["scale"] = resolve_scale(out["scale"])
     if "device" in out:
         out["device"] = resolve_device(out["device"])
-    for key in ("seed",):
-        if key in out and not (isinstance(out[key], int) and out[key] >= 0):
+    for key in ("seed", "epochs"):
+        if key in out and not (isinstance(out[key], int) and not isinstance(out[key], bool) and out[key] >= 0):
             raise ValueError(f"{key} must be a non-negative integer, got {out[key]!r}.")
-    if "seeds" in out:
-        seeds = out["seeds"]
-        if not (isinstance(seeds, (list, tuple)) and seeds and all(isinstance(s, int) and s >= 0 for s in seeds)):
-            raise ValueError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}.")
     for name, valid in (choices or {}).items():
         check_choice(name, out.get(name), valid)
+    apply_thread_policy(out.get("device", "cpu"))
+    _CONTEXT["notebook"] = notebook
+    _CONTEXT["params"] = dict(out)
+    if namespace is not None:
+        namespace.update(out)
     return out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Tables and figures
+# --------------------------------------------------------------------------------------------------------------
+
+COLUMN_LABELS = {
+    "distance_s": "distance to nearest element (s)",
+    "inside_element": "share inside an element",
+    "uniform_distance_s": "distance, evenly spread centres (s)",
+    "uniform_inside": "share inside, evenly spread centres",
+    "spread_s": "cross-modal spread (s)",
+    "params_m": "parameters (M)",
+    "gflops": "GFLOPs",
+    "gmacs": "GMACs",
+    "latency_ms": "latency (ms)",
+    "n_train": "train videos",
+    "n_test": "test videos",
+    "spearman": "test Spearman ρ",
+    "alpha": "ridge α",
+    "dim": "feature dimension",
+}
+"""Readable names :func:`show_table` gives the library's snake_case columns."""
 
 
 def _require_provenance(provenance: str) -> None:
@@ -116,34 +272,119 @@ def _require_provenance(provenance: str) -> None:
         raise ValueError("Every table and figure must say where its data comes from: pass provenance=...")
 
 
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with :data:`COLUMN_LABELS` applied to its columns (and index names)."""
+    out = frame.rename(columns=lambda c: COLUMN_LABELS.get(c, c) if isinstance(c, str) else c)
+    if out.index.names and any(n in COLUMN_LABELS for n in out.index.names if isinstance(n, str)):
+        out.index = out.index.set_names([COLUMN_LABELS.get(n, n) if isinstance(n, str) else n
+                                         for n in out.index.names])
+    return out
+
+
 def show_table(frame: pd.DataFrame, *, title: str, provenance: str, precision: int = 3) -> None:
     """Display ``frame`` with a caption naming the table and the data's provenance.
 
-    Returns nothing, so a call that ends a notebook cell does not display the table a second time.
+    Columns get readable names (:data:`COLUMN_LABELS`) and a plain 0..n−1 index is hidden. Returns nothing,
+    so a call that ends a notebook cell does not display the table a second time.
     """
     _require_provenance(provenance)
+    frame = readable(frame)
+    plain_index = isinstance(frame.index, pd.RangeIndex) and frame.index.name is None
     styler = frame.style.format(precision=precision, na_rep="—").set_caption(f"{title} — data: {provenance}")
+    if plain_index:
+        styler = styler.hide(axis="index")
     try:  # pragma: no cover - display only exists inside IPython
         from IPython.display import display
 
         display(styler)
     except ImportError:
-        print(f"{title} — data: {provenance}\n{frame.to_string()}")
+        print(f"{title} — data: {provenance}\n{frame.to_string(index=not plain_index)}")
 
 
-def save_figure(fig: Any, name: str, *, provenance: str, directory: str | Path | None = None) -> Path:
-    """Stamp ``provenance`` on ``fig`` and save it as ``<figures>/<name>.png`` (byte-stable with Agg).
+def figure_stem(name: str, params: Mapping[str, Any] | None = None) -> str:
+    """``name`` plus what makes this run's figure differ from the default one: ``_real`` for real data, the
+    scale unless ``quick``, ``_seeds0-1-2`` / ``_seed1`` unless seed 0, ``_<n>ep`` for an epochs override.
 
-    Returns the written path. ``name`` must be a plain file stem (letters, digits, ``_``, ``-``, ``.``).
+    >>> figure_stem("lmac_table7_fisv", {"source": "real", "scale": "smoke", "seeds": [0, 1]})
+    'lmac_table7_fisv_real_smoke_seeds0-1'
     """
+    params = _CONTEXT["params"] if params is None else params
+    parts = [name]
+    if params.get("source", DEFAULTS["source"]) != DEFAULTS["source"]:
+        parts.append(str(params["source"]))
+    scale = params.get("scale", DEFAULTS["scale"])
+    if scale not in ("auto", DEFAULTS["scale"]):
+        parts.append(str(scale))
+    seeds = params.get("seeds", DEFAULTS["seeds"])
+    if list(seeds) != DEFAULTS["seeds"]:
+        parts.append("seeds" + "-".join(str(s) for s in seeds))
+    if params.get("seed", DEFAULTS["seed"]) != DEFAULTS["seed"]:
+        parts.append(f"seed{params['seed']}")
+    if params.get("epochs", DEFAULTS["epochs"]):
+        parts.append(f"{params['epochs']}ep")
+    return "_".join(parts)
+
+
+def _stamp(provenance: str, params: Mapping[str, Any]) -> str:
+    run = []
+    if "scale" in params:
+        run.append(f"{params['scale']} scale")
+    if "seeds" in params:
+        run.append("seeds " + ", ".join(map(str, params["seeds"])))
+    elif "seed" in params:
+        run.append(f"seed {params['seed']}")
+    return f"data: {provenance}" + (f" | {'; '.join(run)}" if run else "")
+
+
+def _write_manifest(directory: Path, row: dict[str, str]) -> None:
+    """Insert or replace ``row`` (keyed by ``figure``) in ``<directory>/manifest.csv``, atomically."""
+    path = directory / MANIFEST
+    rows: list[dict[str, str]] = []
+    if path.exists():
+        with path.open(newline="") as f:
+            rows = [r for r in csv.DictReader(f) if r.get("figure") != row["figure"]]
+    rows.append(row)
+    rows.sort(key=lambda r: r["figure"])
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=MANIFEST_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def save_figure(fig: Any, name: str, *, provenance: str, directory: str | Path | None = None,
+                params: Mapping[str, Any] | None = None, notebook: str | None = None) -> Path:
+    """Stamp provenance on ``fig``, save it as ``<figures>/<stem>.png`` and record it in the manifest.
+
+    ``stem`` is :func:`figure_stem` of ``name`` (source, scale, seeds when they differ from the defaults).
+    ``params`` and ``notebook`` default to what :func:`check_params` resolved last. The stamp below the
+    figure names the data, the scale and the seeds; a smoke-scale figure also carries a red mark above it
+    saying its numbers are meaningless. ``figures/manifest.csv`` gets one row per file: figure, notebook,
+    parameters (JSON), code version (:func:`aqa_lib.cache.code_version`) and date. PNGs from Agg are
+    byte-stable. Returns the written path. ``name`` must be a plain file stem.
+    """
+    from .cache import code_version
+
     _require_provenance(provenance)
     if not name or any(c in name for c in "/\\ ") or name.endswith(".png"):
         raise ValueError(f"Figure name {name!r} must be a plain file stem without extension or spaces.")
-    fig.text(0.005, 0.005, f"data: {provenance}", fontsize=7, color="0.35", ha="left", va="bottom")
+    params = dict(_CONTEXT["params"] if params is None else params)
+    notebook = _CONTEXT["notebook"] if notebook is None else notebook
+    width = max(40, int(fig.get_figwidth() * 17))  # characters of 7-pt text across the figure
+    fig.text(0.005, 0.0, textwrap.fill(_stamp(provenance, params), width), fontsize=7, color="0.35", ha="left",
+             va="top")
+    if params.get("scale") == "smoke":
+        fig.text(0.5, 1.0, SMOKE_MARK, fontsize=10, color="crimson", fontweight="bold", ha="center",
+                 va="bottom")
     out_dir = Path(directory) if directory else figures_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{name}.png"
-    fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
+    path = out_dir / f"{figure_stem(name, params)}.png"
+    fig.savefig(path, dpi=110, bbox_inches="tight", pad_inches=0.08, metadata={"Software": None})
+    _write_manifest(out_dir, {"figure": path.name, "notebook": notebook,
+                              "parameters": json.dumps(params, sort_keys=True, default=str),
+                              "code_version": code_version(),
+                              "date": datetime.now(UTC).isoformat(timespec="seconds")})
     return path
 
 
@@ -155,3 +396,215 @@ def announce_runs(results: Sequence[Any]) -> str:
     print(provenance)
     print(f"{len(results)} runs, {sum(r.cached for r in results)} from the cache")
     return provenance
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Which notebooks run on which modalities (the real Fis-V release is RGB only)
+# --------------------------------------------------------------------------------------------------------------
+
+TABLE_NOTEBOOKS: dict[str, tuple[str, str]] = {
+    "ablation_losses": ("lmac", "table5"),
+    "ablation_fusion": ("lmac", "table6"),
+    "ablation_modalities": ("lmac", "table7"),
+    "ablation_scoring": ("lmac", "table8"),
+    "ablation_alignment": ("lmac", "table9"),
+    "pamfn_baselines": ("pamfn", "tableIV"),
+    "pamfn_fusion": ("pamfn", "tableV"),
+    "pamfn_decoders": ("pamfn", "tableVI"),
+    "pamfn_fusionnets": ("pamfn", "tableVII"),
+    "pamfn_stages": ("pamfn", "tableVIII"),
+}
+"""Notebook → the (paper, table) whose rows it trains with :func:`aqa_lib.experiments.run_table`."""
+COMPARISON_NOTEBOOKS: dict[str, tuple[str, ...]] = {
+    "lmac_main_results": ("lmac", "gdlt", "pamfn", "joint_va", "msaf", "umt"),
+    "pamfn_main_results": ("pamfn", "gdlt", "joint_va", "msaf", "umt"),
+}
+"""Notebook → the models its main comparison trains (:func:`aqa_lib.experiments.comparison_runs`)."""
+PAPER_TITLES = {"lmac": "LMAC-Net", "pamfn": "PAMFN", "mlavl": "MLAVL", "vatp": "VATP-Net"}
+
+
+def runnable_rows(modalities: Iterable[str], dataset: str = "fisv") -> dict[str, list[str]]:
+    """Notebook → the rows (paper labels / models) it trains on data with only ``modalities``.
+
+    Notebooks with nothing to train on such data are left out; ``data_tour`` (modality evidence) runs on
+    any features.
+    """
+    from .experiments import RGB_ONLY, table_variants, variant_modalities
+    from .models.base import get_variant
+
+    available = set(modalities)
+    out: dict[str, list[str]] = {"data_tour": ["modality evidence (pooled ridge per modality)"]}
+    for nb, models in COMPARISON_NOTEBOOKS.items():
+        rows = []
+        for m in models:
+            if set(variant_modalities(m, dataset)) <= available:
+                rows.append(get_variant(m).reported_method or m)
+            elif m in RGB_ONLY and set(variant_modalities(RGB_ONLY[m], dataset)) <= available:
+                rows.append(f"{PAPER_TITLES.get(m, m)} RGB only ({RGB_ONLY[m]})")
+        if "rgb" in available:
+            rows.append("C3D+SVR (pooled RGB features)")
+        if rows:
+            out[nb] = rows
+    for nb, (paper, table) in TABLE_NOTEBOOKS.items():
+        rows = [f"{PAPER_TITLES.get(paper, paper)} {table_label(table)} row '{label}'"
+                for name, label in table_variants(paper, table).items()
+                if set(variant_modalities(name, dataset)) <= available]
+        if rows:
+            out[nb] = rows
+    return out
+
+
+def modality_guide(modalities: Iterable[str], dataset: str = "fisv") -> str:
+    """One paragraph: which notebooks and rows run on data with only ``modalities``."""
+    lines = [f"  {nb}: {', '.join(rows)}" for nb, rows in runnable_rows(modalities, dataset).items()]
+    return (f"On data with only {sorted(set(modalities))} these notebooks and rows run:\n" + "\n".join(lines)
+            + "\nEverything runs on the embedded synthetic default (source='synthetic').")
+
+
+def require_modalities(needed: Iterable[str] | int, available: Iterable[str], *, what: str,
+                       dataset: str = "fisv") -> None:
+    """Stop with :func:`modality_guide` when ``available`` lacks what ``what`` needs: the ``needed`` modality
+    names, or (an integer) at least that many modalities."""
+    available = list(available)
+    if isinstance(needed, int):
+        ok, need = len(available) >= needed, f"at least {needed} modalities"
+    else:
+        missing = [m for m in needed if m not in available]
+        ok, need = not missing, f"the modalities {list(needed)}"
+    if not ok:
+        raise ValueError(f"{what} needs {need}; this data has {available} (the real Fis-V release is RGB "
+                         f"only).\n{modality_guide(available, dataset)}")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The ablation-table skeleton
+# --------------------------------------------------------------------------------------------------------------
+
+
+def table_slug(table: str) -> str:
+    """``tableVIII`` → ``table8`` (figure file names use arabic numerals)."""
+    romans = {"I": 1, "V": 5, "X": 10}
+    head, tail = table[:5], table[5:]
+    if head == "table" and tail and set(tail) <= set(romans):
+        total = 0
+        for i, ch in enumerate(tail):
+            value = romans[ch]
+            total += -value if i + 1 < len(tail) and romans[tail[i + 1]] > value else value
+        return f"table{total}"
+    return table
+
+
+def table_label(table: str) -> str:
+    """``tableVIII`` → ``Table VIII``; ``fig6`` → ``Fig. 6``."""
+    if table.startswith("table"):
+        return f"Table {table[5:]}"
+    if table.startswith("fig"):
+        return f"Fig. {table[3:]}"
+    return table
+
+
+@dataclass
+class TableStudy:
+    """One paper table trained on one dataset: its runs and everything the notebook shows about them."""
+
+    paper: str
+    table: str
+    dataset: str
+    targets: list[str]
+    seeds: list[int]
+    rows: dict[str, str]
+    """registered variant → the paper's row label (every row of the table, run or not)."""
+    results: list[Any]
+    provenance: str
+    fits: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return f"{PAPER_TITLES.get(self.paper, self.paper)} {table_label(self.table)} ({self.dataset})"
+
+    @property
+    def ran(self) -> list[str]:
+        """The registered variants that ran, in the order of the runs (a row may run as a shared variant, e.g.
+        PAMFN Table IV's unimodal rows as the stage-1 branch runs ``pamfn/branch/<modality>``)."""
+        return list(dict.fromkeys(r.config.model for r in self.results))
+
+    @property
+    def summary(self) -> str:
+        """The column a one-number figure shows: ``Avg.`` over several targets, else the one target."""
+        from .report import summary_column
+
+        return summary_column(self.targets)
+
+    def compare(self, *, numeric: bool = False) -> pd.DataFrame:
+        """The paper's table beside our runs (:func:`aqa_lib.experiments.compare_table`)."""
+        from .experiments import compare_table
+
+        return compare_table(self.results, self.paper, self.table, self.dataset, numeric=numeric, fits=self.fits)
+
+    def show(self, *, drop_reported: bool = False) -> pd.DataFrame:
+        """Display the reported-vs-reproduced table (captioned with the provenance) and return it."""
+        table = self.compare()
+        if drop_reported:
+            table = table.drop(columns="reported", level=1)
+        show_table(table, title=self.title, provenance=self.provenance)
+        return table
+
+    def bar_chart(self, *, short: Mapping[str, str] | Callable[[str], str] | None = None,
+                  groups: Sequence[tuple[str, Sequence[str]]] | None = None, title: str | None = None,
+                  name: str | None = None, figsize: tuple[float, float] = (8.5, 3.8), rotation: float = 20) -> Any:
+        """The table as grouped bars at :attr:`summary` (reported, best test epoch, last epoch), saved with its
+        provenance as ``<paper>_<table>_<dataset>`` (:func:`save_figure`). Returns the figure.
+
+        ``short`` shortens row labels (a mapping or a function); ``groups`` = ``[(group name, row labels)]``
+        draws the rows group by group, separated and labelled.
+        """
+        import matplotlib.pyplot as plt
+
+        from .report import plot_table_bars
+
+        numeric = self.compare(numeric=True)
+        fig, ax = plt.subplots(figsize=figsize)
+        shorten = short.get if isinstance(short, Mapping) else short
+        plot_table_bars(ax, numeric, self.summary,
+                        short=(lambda m: shorten(m, m)) if isinstance(short, Mapping) else shorten,
+                        rotation=rotation, groups=groups)
+        ax.set_title(title or f"{table_label(self.table)} on {self.dataset}: reported (paper's data) vs reproduced "
+                     "(this notebook's data)", fontsize=10, pad=16 if groups else 6)
+        fig.tight_layout()
+        save_figure(fig, name or f"{self.paper}_{table_slug(self.table)}_{self.dataset}",
+                    provenance=f"reported: {PAPER_TITLES.get(self.paper, self.paper)} paper; reproduced: "
+                               f"{self.provenance}")
+        return fig
+
+
+def run_paper_table(paper: str, table: str, params: Mapping[str, Any], **run_kwargs: Any) -> TableStudy:
+    """Train (or fetch from the cache) every row of one paper table that the data can feed.
+
+    ``params`` are the notebook's resolved parameters (:func:`check_params`: ``dataset``, ``target``,
+    ``seeds``, ``scale``, ``source``, ``data_root``, ``device``, ``epochs``); ``run_kwargs`` go to
+    :func:`aqa_lib.experiments.run_table` (e.g. ``final_keys``, ``model_kwargs``, ``only``). Prints the
+    provenance and how many runs came from the cache. When no row can run on the data's modalities (e.g. a
+    three-modality table on the RGB-only real Fis-V release), stops saying which notebooks and rows do.
+    """
+    from .experiments import config_builder, run_table, table_variants, targets_for, variant_modalities
+    from .train import load_data
+
+    dataset = params["dataset"]
+    targets = targets_for(dataset, params.get("target", "all"))
+    seeds = list(params.get("seeds", [params.get("seed", 0)]))
+    rows = table_variants(paper, table)
+    source, data_root = params.get("source", "synthetic"), params.get("data_root", "")
+    if source != "synthetic":
+        probe = config_builder(paper)(next(iter(rows)), dataset, targets[0], scale=params["scale"], source=source,
+                                      data_root=data_root)
+        available = list(load_data(probe).modalities)
+        if not any(set(variant_modalities(n, dataset)) <= set(available) for n in rows):
+            needs = sorted({m for n in rows for m in variant_modalities(n, dataset)})
+            raise ValueError(f"No row of {PAPER_TITLES.get(paper, paper)} {table_label(table)} can run on this "
+                             f"data: its rows need {needs}, the data has {available}.\n"
+                             f"{modality_guide(available, dataset)}")
+    results = run_table(paper, table, dataset=dataset, targets=targets, seeds=seeds, scale=params["scale"],
+                        source=source, data_root=data_root, device=params.get("device", "cpu"),
+                        epochs=params.get("epochs") or None, **run_kwargs)
+    provenance = announce_runs(results)
+    return TableStudy(paper, table, dataset, targets, seeds, rows, results, provenance)

@@ -123,6 +123,10 @@ def side_by_side(reported: pd.DataFrame, reproduced: pd.DataFrame, *, targets: S
 
 NUMBER_COLOURS = {"reported": "0.65", "papers": "tab:blue", "last": "tab:orange", "holdout": "tab:green"}
 """One colour per number across every notebook figure: grey for the paper, blue / orange for our protocols."""
+NUMBER_LABELS = {"reported": "reported (paper's data)", "papers": "best test epoch (papers' protocol)",
+                 "last": "last epoch", "holdout": "held-out epoch selection"}
+"""What each number is called in every legend (``papers`` selects the epoch on the test set, as the papers do)."""
+LEGEND_TITLE = "number"
 
 
 def summary_column(targets: Sequence[str]) -> str:
@@ -130,20 +134,36 @@ def summary_column(targets: Sequence[str]) -> str:
     return "Avg." if len(targets) > 1 else targets[0]
 
 
+def legend_outside(ax, *, title: str | None = LEGEND_TITLE, **kwargs) -> None:
+    """The axes' legend right of the axes, where it can never cover data."""
+    ax.legend(title=title, fontsize=8, title_fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), **kwargs)
+
+
 def plot_bars(ax, frame: pd.DataFrame, *, numbers: Sequence[str] = ("reported", "papers", "last"),
               width: float = 0.27, horizontal: bool = False) -> None:
     """Grouped bars, one group per row of ``frame`` (columns = ``numbers``, e.g. ``numeric[("Avg.")]``),
-    at positions 0..n−1, in the shared colours, with a zero line and a legend. Missing numbers draw nothing.
-    The caller sets tick labels, axis label and title."""
+    at positions 0..n−1, in the shared colours and legend labels (:data:`NUMBER_LABELS`), with a zero line and
+    the legend outside the axes. Missing numbers draw nothing; a bar too short to see (|value| below 2 % of
+    the largest) is labelled with its value so that it does not look missing. The caller sets tick labels,
+    axis label and title."""
     x = np.arange(len(frame))
     draw = ax.barh if horizontal else ax.bar
+    values = frame[[c for c in numbers if c in frame]].to_numpy(dtype=float)
+    largest = float(np.nanmax(np.abs(values))) if values.size and np.isfinite(values).any() else 1.0
     for i, col in enumerate(numbers):
-        if col in frame:
-            offset = (len(numbers) - 1) / 2 - i if horizontal else i - (len(numbers) - 1) / 2
-            draw(x + offset * width, frame[col].to_numpy(dtype=float), width, label=col,
-                 color=NUMBER_COLOURS.get(col))
+        if col not in frame:
+            continue
+        offset = (len(numbers) - 1) / 2 - i if horizontal else i - (len(numbers) - 1) / 2
+        heights = frame[col].to_numpy(dtype=float)
+        draw(x + offset * width, heights, width, label=NUMBER_LABELS.get(col, col), color=NUMBER_COLOURS.get(col))
+        for pos, h in zip(x + offset * width, heights, strict=True):
+            if np.isfinite(h) and abs(h) < 0.02 * largest:
+                xy, text = ((0, pos), (3, 0)) if horizontal else ((pos, 0), (0, 2))
+                ax.annotate(f"{h:.2f}", xy, xytext=text, textcoords="offset points", fontsize=6,
+                            color=NUMBER_COLOURS.get(col, "k"), ha="left" if horizontal else "center",
+                            va="center" if horizontal else "bottom", rotation=0 if horizontal else 90)
     (ax.axvline if horizontal else ax.axhline)(0, color="0.5", lw=0.6)
-    ax.legend(title="number", fontsize=8)
+    legend_outside(ax)
 
 
 def plot_overview(ax, groups: Sequence[pd.DataFrame], *,
@@ -157,18 +177,79 @@ def plot_overview(ax, groups: Sequence[pd.DataFrame], *,
     for boundary in np.cumsum([len(g) for g in groups[:-1]]):
         ax.axhline(n - boundary - 0.5, color="0.3", lw=0.7, ls=":")
     ax.set_yticks(np.arange(n), list(overview.index[::-1]), fontsize=8)
-    ax.legend(title="number", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     return overview
 
 
+def draw_groups(ax, groups: Sequence[tuple[str, int]]) -> None:
+    """Dotted lines between consecutive groups of bars along x (``[(name, number of bars)]``) and each
+    group's name above its bars, so that the lines explain themselves."""
+    start = 0
+    for i, (label, size) in enumerate(groups):
+        if i:
+            ax.axvline(start - 0.5, color="0.3", lw=0.7, ls=":")
+        ax.text((start + start + size - 1) / 2, 1.01, label, transform=ax.get_xaxis_transform(), ha="center",
+                va="bottom", fontsize=8, color="0.25")
+        start += size
+
+
 def plot_table_bars(ax, numeric: pd.DataFrame, column: str, *, short: Callable[[str], str] | None = None,
-                    rotation: float = 0) -> list[str]:
+                    rotation: float = 0, groups: Sequence[tuple[str, Sequence[str]]] | None = None) -> list[str]:
     """One ablation table as grouped bars: the rows we ran (finite ``last``) of ``numeric`` (a numeric
-    :func:`side_by_side` / ``compare_table``) at ``column`` (a target or ``Avg.``), reported / papers / last,
-    with tick labels (shortened by ``short``) and the y label. Returns the rows drawn."""
-    rows = [m for m in numeric.index if np.isfinite(numeric.loc[m, (column, "last")])]
+    :func:`side_by_side` / ``compare_table``) at ``column`` (a target or ``Avg.``), reported / best test epoch
+    / last epoch, with tick labels (shortened by ``short``), the y label and the legend outside the axes.
+
+    ``groups`` = ``[(group name, row labels)]`` orders the rows group by group, with labelled dotted lines
+    between the groups (rows not run are left out). Returns the rows drawn."""
+    ran = [m for m in numeric.index if np.isfinite(numeric.loc[m, (column, "last")])]
+    sizes: list[tuple[str, int]] = []
+    if groups:
+        rows = []
+        for label, members in groups:
+            kept = [m for m in members if m in ran]
+            if kept:
+                rows += kept
+                sizes.append((label, len(kept)))
+        rows += [m for m in ran if m not in rows]
+    else:
+        rows = ran
     plot_bars(ax, numeric.loc[rows, column])
     ax.set_xticks(np.arange(len(rows)), [short(m) if short else m for m in rows], rotation=rotation,
                   ha="right" if rotation else "center", fontsize=8)
     ax.set_ylabel(f"Spearman ρ ({column})")
+    if len(sizes) > 1:
+        draw_groups(ax, sizes)
     return rows
+
+
+def paper_rows(frame: pd.DataFrame, paper: str, table: str, dataset: str, *, features: bool = False) -> pd.DataFrame:
+    """``frame`` (a ``compare_table`` of ``paper``'s ``table``) restricted to the rows the paper prints for
+    ``dataset``, in the frame's order; with ``features`` the paper's feature (backbone) column in front.
+
+    Our extra rows (e.g. a re-implementation the paper's table does not list) are dropped: show them apart.
+    """
+    from .tables import reported, row_labels
+
+    rep = reported(paper, table)
+    rep = rep[rep["dataset"] == dataset]
+    feats = rep.assign(label=row_labels(rep)).drop_duplicates("label").set_index("label")["features"]
+    out = frame.loc[[m for m in frame.index if m in feats.index]].copy()
+    if features:
+        out.insert(0, ("features", "") if isinstance(out.columns, pd.MultiIndex) else "features",
+                   [feats[m] for m in out.index])
+    return out
+
+
+def rows_from_tables(results: Sequence, dataset: str, picks: dict[str, tuple[str, str, str]], *,
+                     fits: Sequence[dict] = (), numeric: bool = False) -> pd.DataFrame:
+    """One row per entry of ``picks`` (``{our label: (paper, table, row label)}``), each taken from its own
+    paper's table beside our runs (``compare_table``), e.g. every RGB-only method from the table that reports
+    it. ``fits`` fill the papers' C3D+SVR rows."""
+    from .experiments import compare_table
+
+    rows = []
+    for label, (paper, table, row) in picks.items():
+        frame = compare_table(results, paper, table, dataset, numeric=numeric, fits=fits)
+        if row not in frame.index:
+            raise ValueError(f"{paper} {table} has no row {row!r} for {dataset}; rows: {list(frame.index)}.")
+        rows.append(frame.loc[[row]].rename(index={row: label}))
+    return pd.concat(rows)

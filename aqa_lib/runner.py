@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import difflib
 import os
 import sys
 import time
@@ -62,9 +63,32 @@ def accepted_parameters(path: Path) -> set[str]:
     return set()
 
 
+def check_names(books: list[Path], params: dict[str, object]) -> None:
+    """Stop on a ``-p`` name no selected notebook declares (naming the closest declared one): the runner
+    passes each parameter only to the notebooks that declare it, so a misspelt name would silently do nothing."""
+    declared = sorted(set().union(*(accepted_parameters(p) for p in books))) if books else []
+    unknown = [k for k in params if k not in declared]
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, declared, n=1, cutoff=0.6)
+            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise SystemExit(f"Unknown parameter {', '.join(hints)}: no selected notebook declares it. Declared "
+                         f"parameters: {', '.join(declared)}.")
+
+
+def quiet_kernel_config():
+    """nbclient configuration that starts kernels with CurveZMQ transport encryption when the kernelspec
+    supports it, so ipykernel does not warn "Kernel is running over TCP without encryption" for every notebook."""
+    from traitlets.config import Config
+
+    return Config({"KernelManager": {"transport_encryption": "auto"}})
+
+
 def run(books: list[Path], *, scale: str, params: dict[str, object], out_dir: Path) -> int:
     import papermill as pm
 
+    check_names(books, params)
     out_dir.mkdir(parents=True, exist_ok=True)
     failures: list[tuple[str, str]] = []
     root = repo_root()
@@ -78,7 +102,7 @@ def run(books: list[Path], *, scale: str, params: dict[str, object], out_dir: Pa
         try:
             pm.execute_notebook(
                 str(path), str(out_dir / path.name), parameters=nb_params, kernel_name="python3",
-                cwd=str(root), progress_bar=False, log_output=False,
+                cwd=str(root), progress_bar=False, log_output=False, config=quiet_kernel_config(),
             )
         except Exception as exc:  # noqa: BLE001 - report every notebook's failure, then exit non-zero
             msg = str(exc).strip().splitlines()

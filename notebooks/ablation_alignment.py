@@ -57,22 +57,19 @@ import pandas as pd
 
 from aqa_lib.analysis import centre_segments, last_layer, pairwise_centre_distance
 from aqa_lib.data.registry import SEGMENT_SECONDS
-from aqa_lib.experiments import alignment_to_truth, compare_table, run_table, table_variants, targets_for
-from aqa_lib.models.base import variants
-from aqa_lib.notebook import announce_runs, check_params, save_figure, show_table
+from aqa_lib.experiments import alignment_to_truth, describe_variants, table_variants
+from aqa_lib.notebook import check_params, run_paper_table, save_figure, show_table
+from aqa_lib.report import legend_outside, plot_bars
 from aqa_lib.tables import reported
 
-params = check_params(
+params = check_params(  # validates every parameter and writes the resolved scale, device, seeds back
     {"dataset": dataset, "target": target, "source": source, "data_root": data_root, "scale": scale,
-     "seeds": seeds, "device": device},
-    choices={"dataset": ["fisv", "rg"]},
+     "seeds": seeds, "epochs": epochs, "device": device},
+    choices={"dataset": ["fisv", "rg"]}, namespace=globals(), notebook="ablation_alignment",
 )
-scale, device, dataset = params["scale"], params["device"], params["dataset"]
-suffix = "_real" if source == "real" else ""  # figures of real-data runs never overwrite the synthetic ones
-targets = targets_for(dataset, target)
 rows = table_variants("lmac", "table9")
 print(f"Reported rows of Table 9: {len(reported('lmac', 'table9'))} ({reported('lmac', 'table9').attrs.get('note')})")
-pd.DataFrame({"row": rows.values(), "what it is": [variants()[n].description for n in rows]}, index=list(rows))
+describe_variants(rows)
 
 # %% [markdown]
 # ## Train every row
@@ -81,9 +78,7 @@ pd.DataFrame({"row": rows.values(), "what it is": [variants()[n].description for
 # model, two epochs) the numbers only show that everything runs.
 
 # %%
-results = run_table("lmac", "table9", dataset=dataset, targets=targets, seeds=seeds, scale=scale, source=source,
-                    data_root=data_root, device=device, epochs=epochs or None, final_keys=("centres",))
-provenance = announce_runs(results)
+study = run_paper_table("lmac", "table9", params, final_keys=("centres",))
 
 # %% [markdown]
 # ## Our numbers (no reported column: the paper's table is an image)
@@ -91,8 +86,7 @@ provenance = announce_runs(results)
 # with: Ours > MTC, DCA > CA.
 
 # %%
-table = compare_table(results, "lmac", "table9", dataset).drop(columns="reported", level=1)
-show_table(table, title=f"LMAC-Net Table 9 ({dataset}; paper's numbers not available)", provenance=provenance)
+table = study.show(drop_reported=True)
 
 # %% [markdown]
 # ## Cross-modal spread of the attention centres
@@ -104,7 +98,7 @@ show_table(table, title=f"LMAC-Net Table 9 ({dataset}; paper's numbers not avail
 
 # %%
 spread_rows = []
-for r in results:
+for r in study.results:
     times = {m: centre_segments(c, r.arrays["test/lengths"],
                                 normalised=bool(r.config.model_kwargs.get("normalise_centres", True)))
              for m, c in last_layer(r.records("test/centres")).items()}
@@ -113,7 +107,7 @@ for r in results:
 spread = pd.DataFrame(spread_rows).pivot_table(index="row", columns="pair", values="spread_s", sort=False)
 spread["mean"] = spread.mean(axis=1)
 show_table(spread, title=f"Cross-modal spread of final-layer attention centres, seconds ({dataset}, test videos)",
-           provenance=provenance, precision=2)
+           provenance=study.provenance, precision=2)
 
 # %% [markdown]
 # ## Do the centres find the elements? (synthetic ground truth only)
@@ -122,41 +116,37 @@ show_table(spread, title=f"Cross-modal spread of final-layer attention centres, 
 # centres are what the consistency loss is meant to produce.
 
 # %%
-if provenance.startswith("SYNTHETIC"):
-    alignment = alignment_to_truth(results)
-    show_table(alignment, title="Attention centres vs ground-truth element times (test videos)",
-               provenance=provenance)
+if study.provenance.startswith("SYNTHETIC"):
+    alignment = alignment_to_truth(study.results)
+    show_table(alignment.set_index(["variant", "modality"]),
+               title="Attention centres vs ground-truth element times (test videos)", provenance=study.provenance)
 else:
     alignment = None
     print("Real data has no element ground truth: this analysis needs the synthetic default.")
 
 # %%
-numeric = compare_table(results, "lmac", "table9", dataset, numeric=True)
-avg = "Avg." if len(targets) > 1 else targets[0]
+numeric = study.compare(numeric=True)
+avg = study.summary
 labels = list(spread.index)
 short = {label: name.rsplit("/", 1)[-1].upper() if "ours" not in name else "Ours" for name, label in rows.items()}
-fig, (ax_rho, ax_spread) = plt.subplots(1, 2, figsize=(10, 3.6))
-x = np.arange(len(labels))
-for i, col in enumerate(["papers", "last"]):
-    ax_rho.bar(x + (i - 0.5) * 0.35, numeric.loc[labels, (avg, col)].to_numpy(dtype=float), 0.35, label=col)
-ax_rho.set_xticks(x, [short[m] for m in labels])
-ax_rho.axhline(0, color="0.5", lw=0.6)
+fig, (ax_rho, ax_spread) = plt.subplots(1, 2, figsize=(12, 3.6))
+plot_bars(ax_rho, numeric.loc[labels, avg], numbers=("papers", "last"), width=0.35)
+ax_rho.set_xticks(np.arange(len(labels)), [short[m] for m in labels])
 ax_rho.set_ylabel(f"Spearman ρ ({avg})")
-ax_rho.legend(title="protocol", fontsize=8)
-ax_rho.set_title("Score quality (no reported numbers)", fontsize=10)
+ax_rho.set_title("Score quality (ours; no reported numbers)", fontsize=10)
 pairs = [c for c in spread.columns if c != "mean"]
 width = 0.8 / len(pairs)
+x = np.arange(len(labels))
 for i, pair in enumerate(pairs):
     ax_spread.bar(x + (i - (len(pairs) - 1) / 2) * width, spread.loc[labels, pair].to_numpy(dtype=float), width,
                   label=pair)
 ax_spread.set_xticks(x, [short[m] for m in labels])
 ax_spread.set_ylabel("centre distance (s)")
-ax_spread.legend(title="modality pair", fontsize=8)
+legend_outside(ax_spread, title="modality pair")
 ax_spread.set_title("Cross-modal spread of final-layer centres (lower = aligned)", fontsize=10)
 fig.suptitle(f"Table 9 on {dataset}: alignment strategies", fontsize=11)
 fig.tight_layout()
-save_figure(fig, f"lmac_table9_{dataset}{suffix}", provenance=provenance)
-plt.show()
+save_figure(fig, f"lmac_table9_{dataset}", provenance=study.provenance)
 
 # %% [markdown]
 # **Reading the figure.** Left: which alignment gives the best scores (the paper says "Ours", CA worst).
@@ -166,10 +156,10 @@ plt.show()
 
 # %%
 # Checks that hold at every scale (nbval runs this notebook at smoke scale in CI).
-assert len(results) == len(rows) * len(targets) * len(seeds)
-assert {r.config.model for r in results} == set(rows)
-assert all(np.isfinite(r.summary["last_spearman"]) for r in results)
+assert len(study.results) == len(rows) * len(study.targets) * len(seeds)
+assert set(study.ran) == set(rows)
+assert all(np.isfinite(r.summary["last_spearman"]) for r in study.results)
 assert set(table.index) >= set(rows.values())
 assert set(spread.index) == set(rows.values()) and np.isfinite(spread.to_numpy()).all()
-assert alignment is None or len(alignment) == len(rows) * len(results[0].meta["modalities"])
+assert alignment is None or len(alignment) == len(rows) * len(study.results[0].meta["modalities"])
 print("ablation_alignment complete")

@@ -49,22 +49,17 @@ epochs = 0  # 0 means the default of the scale
 device = "auto"  # auto | cpu | cuda
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from aqa_lib.experiments import compare_table, describe_variants, run_table, table_variants, targets_for
-from aqa_lib.notebook import announce_runs, check_params, save_figure, show_table
-from aqa_lib.report import plot_table_bars, summary_column
+from aqa_lib.experiments import describe_variants, table_variants
+from aqa_lib.notebook import check_params, run_paper_table, show_table
 
-params = check_params(
+params = check_params(  # validates every parameter and writes the resolved scale, device, seeds back
     {"dataset": dataset, "target": target, "source": source, "data_root": data_root, "scale": scale,
-     "seeds": seeds, "device": device},
-    choices={"dataset": ["fisv", "rg"]},
+     "seeds": seeds, "epochs": epochs, "device": device},
+    choices={"dataset": ["fisv", "rg"]}, namespace=globals(), notebook="ablation_fusion",
 )
-scale, device, dataset = params["scale"], params["device"], params["dataset"]
-suffix = "_real" if source == "real" else ""  # figures of real-data runs never overwrite the synthetic ones
-targets = targets_for(dataset, target)
 rows = table_variants("lmac", "table6")
 describe_variants(rows)
 
@@ -74,9 +69,7 @@ describe_variants(rows)
 # trains nothing. At `smoke` scale (tiny model, two epochs) the numbers only show that everything runs.
 
 # %%
-results = run_table("lmac", "table6", dataset=dataset, targets=targets, seeds=seeds, scale=scale, source=source,
-                    data_root=data_root, device=device, epochs=epochs or None)
-provenance = announce_runs(results)
+study = run_paper_table("lmac", "table6", params)
 
 # %% [markdown]
 # ## Reported vs reproduced
@@ -84,8 +77,7 @@ provenance = announce_runs(results)
 # seeds). Compare each row with the last one, "Concatenation (Ours)".
 
 # %%
-table = compare_table(results, "lmac", "table6", dataset)
-show_table(table, title=f"LMAC-Net Table 6 ({dataset})", provenance=provenance)
+table = study.show()
 
 # %% [markdown]
 # ## What each strategy costs
@@ -97,23 +89,16 @@ show_table(table, title=f"LMAC-Net Table 6 ({dataset})", provenance=provenance)
 
 # %%
 cost = pd.DataFrame([{"paper row": rows[r.config.model], "parameters": r.meta["n_params"],
-                      "s / epoch": r.summary["seconds_per_epoch"]} for r in results])
+                      "s / epoch": r.summary["seconds_per_epoch"]} for r in study.results])
 cost = cost.groupby("paper row", sort=False).agg({"parameters": "first", "s / epoch": "mean"})
 cost["× concat params"] = cost["parameters"] / cost.loc[rows["lmac/table6/concat"], "parameters"]
-show_table(cost, title=f"Table 6 variants: size and training time ({scale} scale, {device})", provenance=provenance,
-           precision=2)
+show_table(cost, title=f"Table 6 variants: size and training time ({scale} scale, {device})",
+           provenance=study.provenance, precision=2)
 
 # %%
-numeric = compare_table(results, "lmac", "table6", dataset, numeric=True)
-avg = summary_column(targets)
 short = {label: name.rsplit("/", 1)[-1] for name, label in rows.items()}
-fig, ax = plt.subplots(figsize=(8, 3.6))
-plot_table_bars(ax, numeric, avg, short=lambda m: short.get(m, m), rotation=20)
-ax.legend(title="number", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
-ax.set_title(f"Table 6 on {dataset}: fusion strategies, reported (paper's data) vs reproduced")
-fig.tight_layout()
-save_figure(fig, f"lmac_table6_{dataset}{suffix}", provenance=f"reported: paper; reproduced: {provenance}")
-plt.show()
+fig = study.bar_chart(short=short, title=f"Table 6 on {dataset}: fusion strategies, reported (paper's data) vs "
+                                         "reproduced (this notebook's data)")
 
 # %% [markdown]
 # **Reading the figure.** Grey bars are the paper's, coloured bars ours; bars of one colour compare the
@@ -124,9 +109,9 @@ plt.show()
 
 # %%
 # Checks that hold at every scale (nbval runs this notebook at smoke scale in CI).
-assert len(results) == len(rows) * len(targets) * len(seeds)
-assert {r.config.model for r in results} == set(rows)
-assert all(np.isfinite(r.summary["last_spearman"]) for r in results)
+assert len(study.results) == len(rows) * len(study.targets) * len(seeds)
+assert set(study.ran) == set(rows)
+assert all(np.isfinite(r.summary["last_spearman"]) for r in study.results)
 assert set(table.index) >= set(rows.values())
 assert (cost["parameters"] > 0).all() and np.isfinite(cost["s / epoch"]).all()
 print("ablation_fusion complete")

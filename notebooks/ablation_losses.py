@@ -49,29 +49,18 @@ device = "auto"  # auto | cpu | cuda
 key_position = "none"  # none (the paper) | sine (ours: a relative-position code on the attention keys)
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
 
-from aqa_lib.experiments import (
-    alignment_to_truth,
-    compare_table,
-    describe_variants,
-    run_table,
-    table_variants,
-    targets_for,
-)
-from aqa_lib.notebook import announce_runs, check_params, save_figure, show_table
-from aqa_lib.report import plot_table_bars, summary_column
+from aqa_lib.experiments import alignment_to_truth, describe_variants, table_variants
+from aqa_lib.notebook import check_params, run_paper_table, show_table
 
-params = check_params(
+params = check_params(  # validates every parameter and writes the resolved scale, device, seeds back
     {"dataset": dataset, "target": target, "source": source, "data_root": data_root, "scale": scale,
-     "seeds": seeds, "device": device, "key_position": key_position},
+     "seeds": seeds, "epochs": epochs, "device": device, "key_position": key_position},
     choices={"dataset": ["fisv", "rg"], "key_position": ["none", "sine"]},
+    namespace=globals(), notebook="ablation_losses",
 )
-scale, device, dataset = params["scale"], params["device"], params["dataset"]
-targets = targets_for(dataset, target)
-rows = table_variants("lmac", "table5")
-describe_variants(rows)
+describe_variants(table_variants("lmac", "table5"))
 
 # %% [markdown]
 # ## Train every row
@@ -80,10 +69,8 @@ describe_variants(rows)
 # numbers only show that everything runs.
 
 # %%
-results = run_table("lmac", "table5", dataset=dataset, targets=targets, seeds=seeds, scale=scale, source=source,
-                    data_root=data_root, device=device, epochs=epochs or None, final_keys=("centres",),
-                    model_kwargs={"key_position": key_position} if key_position != "none" else None)
-provenance = announce_runs(results)
+study = run_paper_table("lmac", "table5", params, final_keys=("centres",),
+                        model_kwargs={"key_position": key_position} if key_position != "none" else None)
 
 # %% [markdown]
 # ## Reported vs reproduced
@@ -91,19 +78,19 @@ provenance = announce_runs(results)
 # mean ± std over the seeds.
 
 # %%
-table = compare_table(results, "lmac", "table5", dataset)
-show_table(table, title=f"LMAC-Net Table 5 ({dataset})", provenance=provenance)
+table = study.show()
+
+# %% [markdown]
+# The same numbers as bars (`Avg.`, or the single target): grey is the paper's number on its real features,
+# blue ours at the best test epoch (the papers' protocol, optimistic), orange ours at the last epoch. Read
+# the steps from left to right: each bar adds one component to the one before.
 
 # %%
-numeric = compare_table(results, "lmac", "table5", dataset, numeric=True)
-avg = summary_column(targets)
-fig, ax = plt.subplots(figsize=(8, 3.6))
-plot_table_bars(ax, numeric, avg, short=lambda m: m.replace("Baseline + ", "+ ").replace(" loss", ""), rotation=20)
-ax.set_title(f"Table 5 on {dataset}: reported (paper's data) vs reproduced (this notebook's data)")
-fig.tight_layout()
-name = f"lmac_table5_{dataset}" + ("" if key_position == "none" else f"_keys_{key_position}")
-save_figure(fig, name, provenance=f"reported: paper; reproduced: {provenance}")
-plt.show()
+steps = {"Baseline (concatenation + linear regression)": "baseline", "Baseline + MLQE": "+ MLQE",
+         "Baseline + MLQE + ranking loss": "+ ranking", "Baseline + MLQE + ranking loss + sparsity loss": "+ sparsity",
+         "Full: MLQE + ranking + sparsity + consistency losses (Ours)": "+ consistency (Ours)"}
+name = f"lmac_table5_{dataset}" if key_position == "none" else f"lmac_table5_{dataset}_keys_{key_position}"
+fig = study.bar_chart(short=steps, name=name)
 
 # %% [markdown]
 # ## Do the attention centres find the elements? (synthetic ground truth only)
@@ -114,16 +101,18 @@ plt.show()
 # centres onto elements; the consistency loss should make the modalities agree.
 
 # %%
-if results[0].meta["provenance"].startswith("SYNTHETIC"):
-    alignment = alignment_to_truth(results)
-    show_table(alignment, title="Attention centres vs ground-truth element times (test videos)",
-               provenance=provenance)
+if study.provenance.startswith("SYNTHETIC"):
+    alignment = alignment_to_truth(study.results)
+    show_table(alignment.set_index(["variant", "modality"]),
+               title="Attention centres vs ground-truth element times (test videos)",
+               provenance=study.provenance)
 else:
     print("Real data has no element ground truth: this analysis needs the synthetic default.")
 
 # %%
 # Checks that hold at every scale (nbval runs this notebook at smoke scale in CI).
-assert len(results) == len(rows) * len(targets) * len(seeds)
-assert all(np.isfinite(r.summary["last_spearman"]) for r in results)
-assert set(table.index) >= set(rows.values())
+assert len(study.results) == len(study.rows) * len(study.targets) * len(seeds)
+assert all(np.isfinite(r.summary["last_spearman"]) for r in study.results)
+assert set(table.index) >= set(study.rows.values())
+assert set(steps) == set(study.rows.values())  # every row has a short label in the figure
 print("ablation_losses complete")

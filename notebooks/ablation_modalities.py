@@ -50,22 +50,17 @@ epochs = 0  # 0 means the default of the scale
 device = "auto"  # auto | cpu | cuda
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from aqa_lib.experiments import compare_table, run_table, table_variants, targets_for, variant_modalities
-from aqa_lib.notebook import check_params, save_figure, show_table
-from aqa_lib.report import plot_bars, summary_column
+from aqa_lib.experiments import table_variants, variant_modalities
+from aqa_lib.notebook import check_params, run_paper_table, show_table
 
-params = check_params(
+params = check_params(  # validates every parameter and writes the resolved scale, device, seeds back
     {"dataset": dataset, "target": target, "source": source, "data_root": data_root, "scale": scale,
-     "seeds": seeds, "device": device},
-    choices={"dataset": ["fisv", "rg"]},
+     "seeds": seeds, "epochs": epochs, "device": device},
+    choices={"dataset": ["fisv", "rg"]}, namespace=globals(), notebook="ablation_modalities",
 )
-scale, device, dataset = params["scale"], params["device"], params["dataset"]
-suffix = "_real" if source == "real" else ""  # figures of real-data runs never overwrite the synthetic ones
-targets = targets_for(dataset, target)
 rows = table_variants("lmac", "table7")
 pd.DataFrame({"paper row": rows.values(), "modalities": [", ".join(variant_modalities(n, dataset)) for n in rows]},
              index=list(rows))
@@ -74,15 +69,11 @@ pd.DataFrame({"paper row": rows.values(), "modalities": [", ".join(variant_modal
 # ## Train every row the data allows
 # Cached per configuration, data and code: re-running trains nothing. At `smoke` scale (tiny model, two
 # epochs) the numbers only show that everything runs; `quick` is the smallest scale where the ordering of
-# the rows means something.
+# the rows means something. Rows needing a modality the data lacks are skipped (the driver prints which).
 
 # %%
-results = run_table("lmac", "table7", dataset=dataset, targets=targets, seeds=seeds, scale=scale, source=source,
-                    data_root=data_root, device=device, epochs=epochs or None)
-provenance = results[0].meta["provenance"]
-ran = list(dict.fromkeys(r.config.model for r in results))
-print(provenance)
-print(f"{len(results)} runs ({len(ran)} of {len(rows)} rows), {sum(r.cached for r in results)} from the cache")
+study = run_paper_table("lmac", "table7", params)
+print(f"{len(study.ran)} of {len(rows)} rows ran")
 
 # %% [markdown]
 # ## Reported vs reproduced
@@ -90,8 +81,7 @@ print(f"{len(results)} runs ({len(ran)} of {len(rows)} rows), {sum(r.cached for 
 # Rows this data cannot feed keep the paper's number and show "—" in our columns.
 
 # %%
-table = compare_table(results, "lmac", "table7", dataset)
-show_table(table, title=f"LMAC-Net Table 7 ({dataset})", provenance=provenance)
+table = study.show()
 
 # %% [markdown]
 # ## What adding a modality changes
@@ -101,50 +91,41 @@ show_table(table, title=f"LMAC-Net Table 7 ({dataset})", provenance=provenance)
 # numbers.
 
 # %%
-numeric = compare_table(results, "lmac", "table7", dataset, numeric=True)
-avg = summary_column(targets)
+numeric = study.compare(numeric=True)
+avg = study.summary
 steps = [("RGB", "RGB+Flow"), ("Flow", "RGB+Flow"), ("RGB", "RGB+Audio"), ("Flow", "Flow+Audio"),
          ("RGB+Flow", "RGB+Flow+Audio"), ("RGB+Audio", "RGB+Flow+Audio"), ("Flow+Audio", "RGB+Flow+Audio")]
 gains = pd.DataFrame({col: [numeric.loc[b, (avg, col)] - numeric.loc[a, (avg, col)] for a, b in steps]
                       for col in ["reported", "papers", "last"]},
-                     index=[f"{a} → {b}" for a, b in steps])
+                     index=pd.Index([f"{a} → {b}" for a, b in steps], name="step"))
 show_table(gains, title=f"Table 7 ({dataset}): Spearman gain ({avg}) from adding a modality",
-           provenance=f"reported: paper; papers / last: {provenance}")
+           provenance=f"reported: paper; papers / last: {study.provenance}")
 
 # %%
-labels = list(numeric.index)
-fig, ax = plt.subplots(figsize=(8, 3.8))
-x = np.arange(len(labels))
-plot_bars(ax, numeric.loc[labels, avg])
-for boundary in (2.5, 5.5):  # unimodal | bimodal | all three
-    ax.axvline(boundary, color="0.3", lw=0.7, ls=":")
-ax.set_xticks(x, labels, rotation=20, ha="right", fontsize=8)
-ax.set_ylabel(f"Spearman ρ ({avg})")
-ax.legend(title="number", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
-ax.set_title(f"Table 7 on {dataset}: one, two and three modalities (missing bars: row not run on this data)",
-             fontsize=10)
-fig.tight_layout()
-save_figure(fig, f"lmac_table7_{dataset}{suffix}", provenance=f"reported: paper; reproduced: {provenance}")
-plt.show()
+groups = [("one modality", ["RGB", "Flow", "Audio"]), ("two", ["RGB+Flow", "RGB+Audio", "Flow+Audio"]),
+          ("all three", ["RGB+Flow+Audio"])]
+fig = study.bar_chart(groups=groups, title=f"Table 7 on {dataset}: one, two and three modalities (rows this "
+                                           "data cannot feed are left out)")
 
 # %% [markdown]
 # **Reading the figure.** Grey bars are the paper's; the dotted lines separate one, two and three
 # modalities. The paper's shape is a staircase: low single-modality bars (audio lowest on RG), a tall RGB + flow
-# bar among the pairs, and the tallest bar with all three. On the synthetic data the generator decides what
-# each modality can show (`aqa_lib.data.synthetic`, and the `data_tour` notebook): RGB and flow carry the
-# elements (RGB also the athlete's level), audio only the music, and the synchrony part of the artistic score
-# is visible only by relating audio accents to visual onsets. So audio alone should be weak and adding it
-# should help mostly the artistic target (PCS, or the RG scores' execution part): our staircase tests whether
-# the model combines the modalities, not how informative the real ones are. On the real RGB features only the
-# RGB group has our bars: compare them with the grey RGB bar.
+# bar among the pairs, and the tallest bar with all three. A bar too short to see carries its value. On the
+# synthetic data the generator decides what each modality can show (`aqa_lib.data.synthetic`, and the
+# `data_tour` notebook): RGB and flow carry the elements (RGB also the athlete's level), audio only the music,
+# and the synchrony part of the artistic score is visible only by relating audio accents to visual onsets. So
+# audio alone should be weak and adding it should help mostly the artistic target (PCS, or the RG scores'
+# execution part): our staircase tests whether the model combines the modalities, not how informative the
+# real ones are. On the real RGB features only the RGB row runs: compare its bars with the grey one.
 
 # %%
 # Checks that hold at every scale and for both sources (nbval runs this notebook at smoke scale in CI).
-assert len(results) == len(ran) * len(targets) * len(seeds)
-assert "lmac/table7/rgb" in ran
+assert len(study.results) == len(study.ran) * len(study.targets) * len(seeds)
+assert "lmac/table7/rgb" in study.ran
 if source == "synthetic":
-    assert set(ran) == set(rows)
-assert all(np.isfinite(r.summary["last_spearman"]) for r in results)
+    assert set(study.ran) == set(rows)
+assert all(np.isfinite(r.summary["last_spearman"]) for r in study.results)
 assert set(table.index) >= set(rows.values())
+assert {m for _, members in groups for m in members} == set(rows.values())
 assert np.isfinite(numeric.loc[rows["lmac/table7/rgb"], (avg, "last")])
 print("ablation_modalities complete")

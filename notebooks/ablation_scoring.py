@@ -45,22 +45,17 @@ epochs = 0  # 0 means the default of the scale
 device = "auto"  # auto | cpu | cuda
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from aqa_lib.experiments import compare_table, describe_variants, run_table, table_variants, targets_for
-from aqa_lib.notebook import announce_runs, check_params, save_figure, show_table
-from aqa_lib.report import plot_bars, summary_column
+from aqa_lib.experiments import describe_variants, table_variants
+from aqa_lib.notebook import check_params, run_paper_table, show_table
 
-params = check_params(
+params = check_params(  # validates every parameter and writes the resolved scale, device, seeds back
     {"dataset": dataset, "target": target, "source": source, "data_root": data_root, "scale": scale,
-     "seeds": seeds, "device": device},
-    choices={"dataset": ["fisv", "rg"]},
+     "seeds": seeds, "epochs": epochs, "device": device},
+    choices={"dataset": ["fisv", "rg"]}, namespace=globals(), notebook="ablation_scoring",
 )
-scale, device, dataset = params["scale"], params["device"], params["dataset"]
-suffix = "_real" if source == "real" else ""  # figures of real-data runs never overwrite the synthetic ones
-targets = targets_for(dataset, target)
 rows = table_variants("lmac", "table8")
 describe_variants(rows)
 
@@ -70,17 +65,14 @@ describe_variants(rows)
 # the numbers only show that everything runs.
 
 # %%
-results = run_table("lmac", "table8", dataset=dataset, targets=targets, seeds=seeds, scale=scale, source=source,
-                    data_root=data_root, device=device, epochs=epochs or None)
-provenance = announce_runs(results)
+study = run_paper_table("lmac", "table8", params)
 
 # %% [markdown]
 # ## Reported vs reproduced
 # Spearman's ρ per target and the Fisher-z average, the paper's number beside ours (mean ± std over seeds).
 
 # %%
-table = compare_table(results, "lmac", "table8", dataset)
-show_table(table, title=f"LMAC-Net Table 8 ({dataset})", provenance=provenance)
+table = study.show()
 
 # %% [markdown]
 # ## Two-level against one-stage
@@ -88,14 +80,14 @@ show_table(table, title=f"LMAC-Net Table 8 ({dataset})", provenance=provenance)
 # single target): positive = scoring every query first helped. In the paper all are positive except attention.
 
 # %%
-numeric = compare_table(results, "lmac", "table8", dataset, numeric=True)
-avg = summary_column(targets)
+numeric = study.compare(numeric=True)
+avg = study.summary
 one_stage = rows["lmac/table8/one_stage_linear"]
 two_level = [label for name, label in rows.items() if "one_stage" not in name]
 delta = pd.DataFrame({col: numeric.loc[two_level, (avg, col)] - numeric.loc[one_stage, (avg, col)]
                       for col in ["reported", "papers", "last"]})
 show_table(delta, title=f"Table 8 ({dataset}): two-level minus one-stage / Linear ({avg})",
-           provenance=f"reported: paper; papers / last: {provenance}")
+           provenance=f"reported: paper; papers / last: {study.provenance}")
 
 # %% [markdown]
 # ## What the learned weights say
@@ -104,28 +96,18 @@ show_table(delta, title=f"Table 8 ({dataset}): two-level minus one-stage / Linea
 # on. Uniform weights are 1/K = 0.2 (where `w` starts); at `smoke` scale they have barely moved.
 
 # %%
+weighted = [r for r in study.results if r.config.model == "lmac/table8/weight"]
 weights = pd.DataFrame(
-    [np.asarray(r.arrays["final_test/query_weights"], dtype=float) for r in results
-     if r.config.model == "lmac/table8/weight"],
-    index=pd.MultiIndex.from_tuples([(r.config.target, r.config.seed) for r in results
-                                     if r.config.model == "lmac/table8/weight"], names=["target", "seed"]),
+    [np.asarray(r.arrays["final_test/query_weights"], dtype=float) for r in weighted],
+    index=pd.MultiIndex.from_tuples([(r.config.target, r.config.seed) for r in weighted], names=["target", "seed"]),
 )
 weights.columns = [f"Q{k + 1}" for k in weights.columns]
-show_table(weights, title="Two-level / Weight: learned softmax(w) per query", provenance=provenance)
+show_table(weights, title="Two-level / Weight: learned softmax(w) per query", provenance=study.provenance)
 
 # %%
-labels = list(numeric.index)
-fig, ax = plt.subplots(figsize=(8, 3.6))
-x = np.arange(len(labels))
-plot_bars(ax, numeric.loc[labels, avg])
-ax.axvline(1.5, color="0.3", lw=0.7, ls=":")  # one-stage | two-level
-ax.set_xticks(x, labels, rotation=20, ha="right", fontsize=8)
-ax.set_ylabel(f"Spearman ρ ({avg})")
-ax.legend(title="number", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
-ax.set_title(f"Table 8 on {dataset}: one-stage (left of the dotted line) vs two-level scoring", fontsize=10)
-fig.tight_layout()
-save_figure(fig, f"lmac_table8_{dataset}{suffix}", provenance=f"reported: paper; reproduced: {provenance}")
-plt.show()
+groups = [("one-stage", [rows["lmac/table8/one_stage_mlp"], one_stage]), ("two-level", two_level)]
+fig = study.bar_chart(groups=groups, short=lambda m: m.split(" / ", 1)[-1],
+                      title=f"Table 8 on {dataset}: one-stage vs two-level scoring heads")
 
 # %% [markdown]
 # **Reading the figure.** In the paper the two one-stage rows sit below four of the five two-level rows, and
@@ -135,9 +117,9 @@ plt.show()
 
 # %%
 # Checks that hold at every scale (nbval runs this notebook at smoke scale in CI).
-assert len(results) == len(rows) * len(targets) * len(seeds)
-assert {r.config.model for r in results} == set(rows)
-assert all(np.isfinite(r.summary["last_spearman"]) for r in results)
+assert len(study.results) == len(rows) * len(study.targets) * len(seeds)
+assert set(study.ran) == set(rows)
+assert all(np.isfinite(r.summary["last_spearman"]) for r in study.results)
 assert set(table.index) >= set(rows.values())
-assert len(weights) == len(targets) * len(seeds) and np.allclose(weights.sum(axis=1), 1.0, atol=1e-3)
+assert len(weights) == len(study.targets) * len(seeds) and np.allclose(weights.sum(axis=1), 1.0, atol=1e-3)
 print("ablation_scoring complete")

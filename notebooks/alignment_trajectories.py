@@ -51,30 +51,24 @@ from matplotlib.ticker import MaxNLocator
 
 from aqa_lib.analysis import element_midpoints, lmac_figure_config, trajectories, trajectory_summary
 from aqa_lib.data.registry import SEGMENT_SECONDS, get_spec
-from aqa_lib.experiments import targets_for
-from aqa_lib.notebook import check_params, save_figure, show_table
+from aqa_lib.experiments import targets_for, variant_modalities
+from aqa_lib.notebook import check_params, require_modalities, save_figure, show_table
+from aqa_lib.report import legend_outside
 from aqa_lib.train import load_data, run
 
-params = check_params(
+params = check_params(  # validates every parameter and writes the resolved scale and device back
     {"dataset": dataset, "target": target, "source": source, "data_root": data_root, "scale": scale,
-     "seed": seed, "device": device},
-    choices={"dataset": ["fisv", "rg"]},
+     "seed": seed, "epochs": epochs, "device": device, "n_tracked": n_tracked},
+    choices={"dataset": ["fisv", "rg"]}, namespace=globals(), notebook="alignment_trajectories",
 )
-scale, device, dataset = params["scale"], params["device"], params["dataset"]
 targets = targets_for(dataset, target)
 VARIANTS = {"without consistency loss": {"lambda_consistency": 0.0}, "with consistency loss": {}}
 modalities = get_spec(dataset).modalities
-
-
-def config(t, overrides):
-    return lmac_figure_config("lmac", dataset, t, n_tracked=n_tracked, scale=scale, seed=seed, source=source,
-                              data_root=data_root, device=device, epochs=epochs or None, **overrides)
-
-
-available = load_data(config(targets[0], {})).modalities
-if len(available) < 2:
-    raise ValueError(f"Alignment between modalities needs at least two; this data has {list(available)} "
-                     "(the real Fis-V release is RGB only: use the synthetic default or features with flow/audio).")
+configs = {(v, t): lmac_figure_config("lmac", dataset, t, n_tracked=n_tracked, scale=scale, seed=seed, source=source,
+                                      data_root=data_root, device=device, epochs=epochs or None, **overrides)
+           for v, overrides in VARIANTS.items() for t in targets}
+require_modalities(variant_modalities("lmac", dataset), load_data(next(iter(configs.values()))).modalities, dataset=dataset,
+                   what="alignment_trajectories (alignment between modalities)")
 pd.DataFrame({"λ_consistency": [o.get("lambda_consistency", 1.0) for o in VARIANTS.values()]}, index=list(VARIANTS))
 
 # %% [markdown]
@@ -85,7 +79,7 @@ pd.DataFrame({"λ_consistency": [o.get("lambda_consistency", 1.0) for o in VARIA
 # is the smallest scale where trends mean anything.
 
 # %%
-results = {(v, t): run(config(t, o), progress=True) for v, o in VARIANTS.items() for t in targets}
+results = {key: run(cfg, progress=True) for key, cfg in configs.items()}
 traj = {k: trajectories(r) for k, r in results.items()}
 provenance = next(iter(results.values())).meta["provenance"]
 synthetic = next(iter(traj.values())).truth is not None
@@ -130,9 +124,8 @@ if synthetic:
     handles.append(Line2D([], [], color="0.75", lw=0.7, label="true element midpoint"))
 ncol = len(handles) if len(targets) > 1 else (len(handles) + 1) // 2
 fig.legend(handles=handles, loc="upper center", ncol=ncol, fontsize=8, frameon=False)
-fig.tight_layout(rect=(0, 0.02, 1, 0.95 if len(targets) > 1 else 0.92))
+fig.tight_layout(rect=(0, 0, 1, 0.95 if len(targets) > 1 else 0.92))
 save_figure(fig, f"lmac_fig5_{dataset}", provenance=provenance)
-plt.show()
 
 # %% [markdown]
 # ## Fig. 6: how similar are the modalities' attention maps?
@@ -147,7 +140,6 @@ cos_all = np.concatenate([tr.cosine.ravel() for tr in traj.values()])
 vmin = float(np.floor(cos_all.min() * 10) / 10)
 fig, axes = plt.subplots(len(VARIANTS), len(targets), figsize=(max(4.3 * len(targets), 7), 5.6), squeeze=False,
                          layout="constrained")
-fig.get_layout_engine().set(rect=(0, 0.03, 1, 1))  # room for the provenance line
 for col, t in enumerate(targets):
     for row, v in enumerate(VARIANTS):
         ax, tr = axes[row, col], traj[(v, t)]
@@ -161,7 +153,6 @@ for col, t in enumerate(targets):
             ax.set_ylabel("tracked training video")
 fig.colorbar(im, ax=axes, label="mean cosine similarity between modalities", shrink=0.8)
 save_figure(fig, f"lmac_fig6_{dataset}", provenance=provenance)
-plt.show()
 
 # %% [markdown]
 # ## Fig. 7: distance between the modalities' centres over training
@@ -190,10 +181,9 @@ for row, t in enumerate(targets):
             ax.set_ylabel("centre distance (s)")
         if row == len(targets) - 1:
             ax.set_xlabel("epoch")
-axes[0, -1].legend(fontsize=8, title="pair", title_fontsize=8)
-fig.tight_layout(rect=(0, 0.02, 1, 1))
+legend_outside(axes[0, -1], title="modality pair")
+fig.tight_layout()
 save_figure(fig, f"lmac_fig7_{dataset}", provenance=provenance)
-plt.show()
 
 # %% [markdown]
 # ## Fig. 8: where the distances end
@@ -216,10 +206,11 @@ for col, t in enumerate(targets):
     ax.set_xticks(x, pairs, fontsize=8)
     ax.set_title(t, fontsize=9)
 axes[0, 0].set_ylabel("centre distance after training (s)")
-axes[0, 0].legend(fontsize=8)
-fig.tight_layout(rect=(0, 0.04, 1, 1))
+legend_outside(axes[0, -1], title=None)
+fig.suptitle(f"Fig. 8: centre distance per modality pair after the last epoch, {dataset} (bars: ± one std "
+             "over the tracked videos)", fontsize=10)
+fig.tight_layout()
 save_figure(fig, f"lmac_fig8_{dataset}", provenance=provenance)
-plt.show()
 
 # %% [markdown]
 # ## In numbers (last epoch, mean over the tracked videos)

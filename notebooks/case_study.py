@@ -59,20 +59,22 @@ from aqa_lib.analysis import (
     top_segments,
 )
 from aqa_lib.data.registry import SEGMENT_SECONDS, get_spec
-from aqa_lib.notebook import check_params, save_figure, show_table
-from aqa_lib.train import run
+from aqa_lib.experiments import variant_modalities
+from aqa_lib.notebook import check_params, require_modalities, save_figure, show_table
+from aqa_lib.train import load_data, run
 
-params = check_params(
+params = check_params(  # validates every parameter and writes the resolved scale, device, videos back
     {"dataset": dataset, "target": target, "source": source, "data_root": data_root, "scale": scale,
-     "seed": seed, "device": device},
-    choices={"dataset": ["fisv", "rg"]},
+     "seed": seed, "epochs": epochs, "device": device, "videos": videos, "top_k": top_k},
+    choices={"dataset": ["fisv", "rg"]}, namespace=globals(), notebook="case_study",
 )
-scale, device, dataset = params["scale"], params["device"], params["dataset"]
 target = target if target not in ("", "all") else get_spec(dataset).targets[0]
 if not (isinstance(top_k, int) and top_k >= 1):
     raise ValueError(f"top_k must be a positive integer, got {top_k!r}.")
 cfg = lmac_figure_config("lmac", dataset, target, videos=videos, scale=scale, seed=seed, source=source,
                          data_root=data_root, device=device, epochs=epochs or None)
+require_modalities(variant_modalities("lmac", dataset), load_data(cfg).modalities, dataset=dataset,
+                   what="case_study (the full LMAC-Net)")
 print(f"LMAC-Net on {dataset} / {target}, scale={scale}, {cfg.epochs} epochs, seed {seed}")
 
 # %% [markdown]
@@ -126,7 +128,6 @@ has_truth = video.truth is not None
 heights = [1.0] * len(mods) + ([0.28] if has_truth else [])
 fig, axes = plt.subplots(len(heights), 1, figsize=(10, 1.5 * len(mods) + 1.2), sharex=True,
                          gridspec_kw={"height_ratios": heights}, layout="constrained")
-fig.get_layout_engine().set(rect=(0, 0.03, 1, 0.97))  # room for the provenance line
 for ax, m in zip(axes, mods, strict=False):
     im = ax.imshow(video.attention[m].T, aspect="auto", cmap="magma", vmin=0, interpolation="nearest",
                    extent=(0, duration, K - 0.5, -0.5))
@@ -152,7 +153,6 @@ axes[-1].set_xlim(0, duration)
 fig.suptitle(f"Last-layer attention, {dataset} {target} test video {video.name}: true {video.true:.2f}, "
              f"predicted {video.prediction:.2f}", fontsize=10)
 save_figure(fig, f"lmac_fig9_{dataset}", provenance=provenance)
-plt.show()
 
 # %% [markdown]
 # ## Fig. 10: attention curves and the most attended moments
@@ -186,9 +186,8 @@ for ax, m in zip(axes[:, 0], mods, strict=True):
 axes[0, 0].legend(ncol=K, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 1.35), frameon=False)
 axes[-1, 0].set_xlabel("time (s)" + ("  (shaded: true elements)" if has_truth else ""))
 axes[-1, 0].set_xlim(0, duration)
-fig.tight_layout(rect=(0, 0.03, 1, 1))
+fig.tight_layout()
 save_figure(fig, f"lmac_fig10_{dataset}", provenance=provenance)
-plt.show()
 
 # %% [markdown]
 # What is at the marked moments: the query attending most there and, on synthetic data, the true element and

@@ -54,13 +54,14 @@ from aqa_lib.data.evidence import modality_evidence
 from aqa_lib.data.labels import packaged_labels
 from aqa_lib.notebook import check_params, save_figure, show_table
 from aqa_lib.paths import PACKAGE_DATA
+from aqa_lib.report import legend_outside
 
-params = check_params(
-    {"dataset": dataset, "source": source, "data_root": data_root, "scale": scale, "seed": seed,
-     "device": device}
+params = check_params(  # validates every parameter and writes the resolved scale and device back
+    {"dataset": dataset, "source": source, "data_root": data_root, "real_root": real_root, "scale": scale,
+     "seed": seed, "device": device},
+    namespace=globals(), notebook="data_tour",
 )
-spec = get_spec(params["dataset"])
-scale, device = params["scale"], params["device"]
+spec = get_spec(dataset)
 print(f"{spec.title}: targets {spec.targets}, modalities {spec.modalities}, scale={scale}, seed={seed}")
 
 # %% [markdown]
@@ -89,7 +90,7 @@ show_table(pd.DataFrame(rows), title="Synthetic splits, scores and lengths (segm
 # lengths (subsampled at `smoke` / `quick` scale), so the distributions below coincide for the videos it keeps.
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
 if spec.real_labels_shipped:
     real = pd.concat([packaged_labels(spec.name, "train"), packaged_labels(spec.name, "test")])
     for t in spec.targets:
@@ -100,15 +101,16 @@ for t, d in synthetic.items():
     axes[0].hist(np.r_[d.train.scores, d.test.scores], bins=30, histtype="step", density=True,
                  label=f"synthetic {t}")
 axes[0].set_xlabel("score (original scale)")
-axes[0].legend(fontsize=7)
+axes[0].set_ylabel("density (area 1 per histogram)")
+legend_outside(axes[0], title="labels")
 lengths = np.r_[first.train.lengths, first.test.lengths]
 axes[1].hist(lengths, bins=30, color="C2")
-axes[1].set_xlabel("sequence length (segments)")
+axes[1].set_xlabel("sequence length (segments of 32 frames)")
+axes[1].set_ylabel("videos")
 axes[0].set_title("score distributions")
-axes[1].set_title(f"lengths ({spec.targets[0]})")
+axes[1].set_title(f"lengths ({spec.targets[0]}, synthetic)")
 fig.tight_layout()
 save_figure(fig, f"data_tour_{spec.name}_labels", provenance=f"real labels (shipped) vs {provenance}")
-plt.show()
 
 # %% [markdown]
 # ## 2. Feature statistics: synthetic RGB vs real VST features
@@ -154,7 +156,6 @@ if syn_rgb.shape[1] == real_mean.shape[0]:
     fig.suptitle("RGB feature statistics")
     fig.tight_layout()
     save_figure(fig, f"data_tour_{spec.name}_feature_stats", provenance=f"{real_source} vs {provenance}")
-    plt.show()
     summary = pd.DataFrame(
         {"real": [float(real_mean.mean()), float(real_std.mean()), float(real_spectrum[:10].sum())],
          "synthetic": [float(syn_rgb.mean()), float(syn_rgb.std(0).mean()), float(syn_spectrum[:10].sum())]},
@@ -176,7 +177,8 @@ print({k: (v if np.isscalar(v) else np.shape(v)) for k, v in truth.items()})
 
 # %%
 feats = {m: first.train.features[m][0] for m in first.train.modalities}
-fig, axes = plt.subplots(len(feats) + 1, 1, figsize=(11, 1.6 * (len(feats) + 1)), sharex=True)
+fig, axes = plt.subplots(len(feats) + 1, 1, figsize=(11, 1.6 * (len(feats) + 1)), sharex=True,
+                         layout="constrained")
 ax = axes[0]
 starts = np.asarray(truth.get("element_start", []), dtype=float)
 durations = np.asarray(truth.get("element_duration", np.ones_like(starts)), dtype=float)
@@ -186,14 +188,16 @@ for s, d_, q in zip(starts, durations, quality, strict=False):
 for a in np.asarray(truth.get("accent_times", []), dtype=float):
     ax.axvline(a, color="k", lw=0.6, alpha=0.5)
 ax.set_yticks([])
-ax.set_title("elements (colour = execution quality) and music accents (lines)")
+ax.set_ylabel("truth")
+ax.set_title("elements (colour = execution quality, red poor to green good) and music accents (black lines)")
 for ax, (m, x) in zip(axes[1:], feats.items(), strict=True):
-    ax.imshow(x[:, :64].T, aspect="auto", cmap="coolwarm", interpolation="nearest")
-    ax.set_ylabel(f"{m}\n(64 dims)")
-axes[-1].set_xlabel("segment")
-fig.tight_layout()
+    shown = x[:, :64].T
+    limit = float(np.abs(shown).max()) or 1.0
+    im = ax.imshow(shown, aspect="auto", cmap="coolwarm", interpolation="nearest", vmin=-limit, vmax=limit)
+    ax.set_ylabel(f"{m}\nfeature dim\n(first 64)")
+    fig.colorbar(im, ax=ax, label="feature value", pad=0.01, aspect=10)
+axes[-1].set_xlabel("segment (32 frames each)")
 save_figure(fig, f"data_tour_{spec.name}_routine", provenance=provenance)
-plt.show()
 
 # %% [markdown]
 # ## 4. Modality evidence
@@ -206,15 +210,14 @@ plt.show()
 # %%
 evidence_rows = []
 for t in spec.targets:
-    d = synthetic[t] if params["source"] == "synthetic" else load(
-        spec.name, t, source="real", data_root=params["data_root"])
-    evidence_provenance = d.provenance
+    d = synthetic[t] if source == "synthetic" else load(spec.name, t, source="real", data_root=data_root)
+    evidence_provenance, evidence_modalities = d.provenance, list(d.train.modalities)
     table = modality_evidence(d, seed=seed)
     table.insert(0, "target", t)
     evidence_rows.append(table)
 evidence = pd.concat(evidence_rows, ignore_index=True)
 pivot = evidence.pivot(index="features", columns="target", values="spearman")
-show_table(pivot, title="Modality evidence: pooled-feature ridge, test Spearman", provenance=evidence_provenance)
+show_table(pivot, title="Modality evidence: pooled-feature ridge, test Spearman ρ", provenance=evidence_provenance)
 
 # %% [markdown]
 # The real-data reference for the RGB row (measured on the real Fis-V VST features with the same pooled ridge)
@@ -222,19 +225,20 @@ show_table(pivot, title="Modality evidence: pooled-feature ridge, test Spearman"
 # above any single modality. At `smoke` scale (a few dozen videos) these numbers are noisy by design.
 
 # %%
-fig, ax = plt.subplots(figsize=(7, 3.2))
-pivot.plot.bar(ax=ax)
+fig, ax = plt.subplots(figsize=(8, 3.2))
+pivot.plot.bar(ax=ax, rot=0)
+ax.set_xlabel("features the ridge sees")
 ax.set_ylabel("test Spearman ρ")
 ax.set_ylim(min(0, float(np.nanmin(pivot.to_numpy())) - 0.05), 1)
+ax.axhline(0, color="0.5", lw=0.6)
+legend_outside(ax, title="target")
 ax.set_title(f"{spec.title}: what each modality tells a pooled ridge")
 fig.tight_layout()
 save_figure(fig, f"data_tour_{spec.name}_evidence", provenance=evidence_provenance)
-plt.show()
 
 # %%
-# Checks that hold at every scale (nbval runs this notebook at smoke scale in CI).
-assert set(pivot.index) >= set(first.train.modalities)
+# Checks that hold at every scale and for both sources (nbval runs this notebook at smoke scale in CI).
+assert set(pivot.index) >= set(evidence_modalities), (sorted(pivot.index), evidence_modalities)
 assert np.isfinite(pivot.to_numpy()).all()
-if first.is_synthetic:
-    assert "oracle" in pivot.index
+assert ("oracle" in pivot.index) == (source == "synthetic")  # only synthetic data has the generator's latents
 print("data tour complete")

@@ -47,14 +47,14 @@ from aqa_lib.data import get_spec
 from aqa_lib.efficiency import measure
 from aqa_lib.models.base import create_model
 from aqa_lib.notebook import check_params, save_figure, show_table
+from aqa_lib.report import legend_outside
 
-params = check_params(
+params = check_params(  # validates every parameter, writes the resolved scale and device back, sets the threads
     {"dataset": dataset, "target": target, "source": source, "data_root": data_root, "scale": scale,
      "seed": seed, "device": device},
-    choices={"dataset": ["fisv", "rg"]},
+    choices={"dataset": ["fisv", "rg"]}, namespace=globals(), notebook="lmac_efficiency",
 )
-spec = get_spec(params["dataset"])
-device, scale = params["device"], params["scale"]
+spec = get_spec(dataset)
 repeats = {"smoke": 3, "quick": 20, "paper": 50}[scale]
 torch.manual_seed(seed)
 in_dims = dict(spec.modalities)
@@ -93,17 +93,16 @@ fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
 for ax, col, label in zip(axes, ["params_m", "gmacs", "latency_ms"],
                           ["parameters (M)", "GMACs per video", f"latency (ms, {device})"], strict=True):
     pivot = table.pivot_table(index="model", columns="input", values=col, aggfunc="first")
-    pivot.plot.barh(ax=ax, legend=(col == "gmacs"))
+    pivot.plot.barh(ax=ax, legend=False)
     ax.set_xlabel(label)
     ax.set_ylabel("")
-if axes[1].get_legend() is not None:
-    axes[1].legend(fontsize=7)
+handles, labels = axes[1].get_legend_handles_labels()
+legend_outside(axes[-1], title="input", handles=handles, labels=labels)
 for ax in axes[1:]:
     ax.set_yticklabels([])
 fig.suptitle("LMAC-Net efficiency (reported row: paper prose)")
 fig.tight_layout()
 save_figure(fig, f"lmac_table4_{spec.name}", provenance=provenance)
-plt.show()
 
 # %%
 # Checks that hold at every scale (nbval runs this notebook at smoke scale in CI).

@@ -64,22 +64,22 @@ import pandas as pd
 from aqa_lib.experiments import compare_table, comparison_runs, describe_variants, targets_for
 from aqa_lib.models.base import variants
 from aqa_lib.notebook import check_params, save_figure, show_table
-from aqa_lib.report import plot_overview
+from aqa_lib.report import paper_rows, plot_overview, rows_from_tables, summary_column
 from aqa_lib.tables import reported
 
-params = check_params(
+params = check_params(  # validates every parameter and writes the resolved scale, device, seeds back
     {"dataset": dataset, "target": target, "source": source, "data_root": data_root, "scale": scale,
-     "seeds": seeds, "device": device, "baselines": baselines},
-    choices={"dataset": ["fisv", "rg"], "baselines": [True, False]},
+     "seeds": seeds, "epochs": epochs, "device": device, "baselines": baselines},
+    choices={"dataset": ["fisv", "rg"], "baselines": [True, False]}, namespace=globals(),
+    notebook="lmac_main_results",
 )
-scale, device, dataset = params["scale"], params["device"], params["dataset"]
-suffix = "_real" if source == "real" else ""  # figures of real-data runs never overwrite the synthetic ones
 targets = targets_for(dataset, target)
 
 # %% [markdown]
 # ## Train LMAC-Net (and the competitors) on every target
 # One run per model, target and seed, cached per configuration, data and code (a re-run trains nothing). At
-# `smoke` scale (tiny models, two epochs) the numbers only show that everything runs.
+# `smoke` scale (tiny models, two epochs) the numbers only show that everything runs. On RGB-only data
+# LMAC-Net's RGB-only variant replaces it, and the multimodal competitors are skipped.
 
 # %%
 models = ["lmac", *(("gdlt", "pamfn", "joint_va", "msaf", "umt") if baselines else ())]
@@ -94,37 +94,23 @@ if comparison.skipped:
     print(f"skipped (need modalities this data lacks): {comparison.skipped}")
 describe_variants({n: variants()[n].reported_method for n in comparison.trained})
 
-
 # %% [markdown]
 # ## Table 2: unimodal methods (reported) and LMAC-Net (reported and ours)
-# Spearman's ρ per target and the Fisher-z average. `features` are the backbones each method used.
+# Spearman's ρ per target and the Fisher-z average. `features` are the backbones each method used. Only the
+# rows the paper prints are shown here; our extra rows come further down.
 
 # %%
-def with_features(frame, table_id):
-    """``frame`` with the paper's feature column in front (methods not in the table get "")."""
-    rep = reported("lmac", table_id)
-    feats = rep[rep["dataset"] == dataset].drop_duplicates("method").set_index("method")["features"]
-    out = frame.copy()
-    out.insert(0, ("features", ""), [feats.get(m, "") for m in out.index])
-    return out
-
-
-def paper_rows(frame, table_id):
-    """``frame`` restricted to the rows the paper's table prints (our extra rows are shown further down)."""
-    rep = reported("lmac", table_id)
-    return frame.loc[[m for m in frame.index if m in set(rep.loc[rep["dataset"] == dataset, "method"])]]
-
-
-table2 = paper_rows(compare_table(results, "lmac", "table2", dataset, fits=fits), "table2")
-show_table(with_features(table2, "table2"), title=f"LMAC-Net Table 2, unimodal comparison ({dataset})",
+table2 = paper_rows(compare_table(results, "lmac", "table2", dataset, fits=fits), "lmac", "table2", dataset,
+                    features=True)
+show_table(table2, title=f"LMAC-Net Table 2, unimodal comparison ({dataset})",
            provenance=f"reported: LMAC-Net paper; ours (MS-LSTM and ACTION-NET reported only): {provenance}")
 
 # %% [markdown]
 # ## Table 3: multimodal methods (reported) and LMAC-Net (reported and ours)
 
 # %%
-table3 = paper_rows(compare_table(results, "lmac", "table3", dataset), "table3")
-show_table(with_features(table3, "table3"), title=f"LMAC-Net Table 3, multimodal comparison ({dataset})",
+table3 = paper_rows(compare_table(results, "lmac", "table3", dataset), "lmac", "table3", dataset, features=True)
+show_table(table3, title=f"LMAC-Net Table 3, multimodal comparison ({dataset})",
            provenance=f"reported: LMAC-Net paper (cited from PAMFN); ours: {provenance}")
 
 # %% [markdown]
@@ -138,18 +124,7 @@ show_table(with_features(table3, "table3"), title=f"LMAC-Net Table 3, multimodal
 # %%
 rgb_rows = {"GDLT": ("lmac", "table2", "GDLT"), "C3D+SVR": ("lmac", "table2", "C3D+SVR"),
             "PAMFN, RGB branch": ("pamfn", "tableIV", "RGB"), "LMAC-Net, RGB only": ("lmac", "table7", "RGB")}
-
-
-def rgb_only_table(numeric=False):
-    """One row per RGB-only method, each from its own paper's table (reported) and our runs."""
-    rows = []
-    for label, (paper, table_id, row) in rgb_rows.items():
-        frame = compare_table(results, paper, table_id, dataset, numeric=numeric, fits=fits)
-        rows.append(frame.loc[[row]].rename(index={row: label}))
-    return pd.concat(rows)
-
-
-rgb_only = rgb_only_table()
+rgb_only = rows_from_tables(results, dataset, rgb_rows, fits=fits)
 show_table(rgb_only, title=f"RGB-only methods on the same features ({dataset})",
            provenance=f"reported: LMAC-Net paper (PAMFN's RGB branch: PAMFN paper); ours: {provenance}")
 
@@ -169,28 +144,31 @@ else:
     print(f"No notes on the reported {dataset} rows.")
 
 # %%
-avg = "Avg." if len(targets) > 1 else targets[0]
-num2 = paper_rows(compare_table(results, "lmac", "table2", dataset, numeric=True, fits=fits), "table2")
-num3 = paper_rows(compare_table(results, "lmac", "table3", dataset, numeric=True), "table3")
-num_rgb = rgb_only_table(numeric=True)
+avg = summary_column(targets)
+num2 = paper_rows(compare_table(results, "lmac", "table2", dataset, numeric=True, fits=fits), "lmac", "table2",
+                  dataset)
+num3 = paper_rows(compare_table(results, "lmac", "table3", dataset, numeric=True), "lmac", "table3", dataset)
+num_rgb = rows_from_tables(results, dataset, rgb_rows, fits=fits, numeric=True)
 groups = [num2.drop(index=["LMAC-Net"]),  # unimodal competitors
           num3.drop(index=["LMAC-Net"]),  # multimodal competitors
           pd.concat([num3.loc[["LMAC-Net"]], num_rgb.loc[["PAMFN, RGB branch", "LMAC-Net, RGB only"]]])]
-fig, ax = plt.subplots(figsize=(8.5, 4.2))
+fig, ax = plt.subplots(figsize=(9.5, 4.4))
 overview = plot_overview(ax, [g[avg] for g in groups])
 ax.set_xlabel(f"Spearman ρ ({avg})")
-ax.set_title(f"Tables 2–3 on {dataset}: unimodal methods, multimodal methods, LMAC-Net", fontsize=10)
+ax.set_title(f"Tables 2–3 on {dataset}: unimodal methods | multimodal methods | LMAC-Net (dotted lines "
+             "separate the groups)", fontsize=9)
 fig.tight_layout()
-save_figure(fig, f"lmac_tables2_3_{dataset}{suffix}", provenance=f"grey: reported (papers' data); ours: {provenance}")
-plt.show()
+save_figure(fig, f"lmac_tables2_3_{dataset}", provenance=f"grey: reported (papers' data); ours: {provenance}")
 
 # %% [markdown]
 # **Reading the figure.** Grey bars are the printed numbers (the papers' real features), coloured bars our
-# runs (missing where a method is reported only or needs modalities the data lacks). On the synthetic
-# default our bars answer "do the methods learn the structure the paper assumes, and in which order do they
-# rank?", not "do we reproduce 0.840 / 0.850": the data differ. Only on the real features does a coloured bar
-# next to a grey one make a like-for-like comparison. Things to look for at `quick` scale and above: does
-# LMAC-Net lead the multimodal methods, and do the multimodal models beat the RGB-only ones?
+# runs (missing where a method is reported only or needs modalities the data lacks). The dotted lines
+# separate, top to bottom, the unimodal methods of Table 2, the multimodal methods of Table 3, and LMAC-Net
+# with the RGB-only models. On the synthetic default our bars answer "do the methods learn the structure the
+# paper assumes, and in which order do they rank?", not "do we reproduce 0.840 / 0.850": the data differ.
+# Only on the real features does a coloured bar next to a grey one make a like-for-like comparison. Things to
+# look for at `quick` scale and above: does LMAC-Net lead the multimodal methods, and do the multimodal
+# models beat the RGB-only ones?
 
 # %%
 # Checks that hold at every scale and for both sources (nbval runs this notebook at smoke scale in CI).

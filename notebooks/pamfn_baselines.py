@@ -50,24 +50,17 @@ epochs = 0  # 0 means the default of the scale
 device = "auto"  # auto | cpu | cuda
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import torch
 
-from aqa_lib.experiments import compare_table, describe_variants, run_table, table_variants, targets_for
-from aqa_lib.notebook import announce_runs, check_params, save_figure, show_table
-from aqa_lib.report import plot_bars, summary_column
+from aqa_lib.experiments import describe_variants, table_variants
+from aqa_lib.notebook import check_params, run_paper_table, show_table
 
-torch.set_num_threads(1)  # one thread is much faster than several on small, busy CPUs
-params = check_params(
+params = check_params(  # validates every parameter and writes the resolved scale, device, seeds back
     {"dataset": dataset, "target": target, "source": source, "data_root": data_root, "scale": scale,
-     "seeds": seeds, "device": device},
-    choices={"dataset": ["fisv", "rg"]},
+     "seeds": seeds, "epochs": epochs, "device": device},
+    choices={"dataset": ["fisv", "rg"]}, namespace=globals(), notebook="pamfn_baselines",
 )
-scale, device, dataset = params["scale"], params["device"], params["dataset"]
-suffix = "_real" if source == "real" else ""  # figures of real-data runs never overwrite the synthetic ones
-targets = targets_for(dataset, target)
 rows = table_variants("pamfn", "tableIV")
 describe_variants(rows)
 
@@ -79,9 +72,7 @@ describe_variants(rows)
 # train for two epochs per stage: the numbers only show that everything runs.
 
 # %%
-results = run_table("pamfn", "tableIV", dataset=dataset, targets=targets, seeds=seeds, scale=scale, source=source,
-                    data_root=data_root, device=device, epochs=epochs or None)
-provenance = announce_runs(results)
+study = run_paper_table("pamfn", "tableIV", params)
 
 # %% [markdown]
 # ## Reported vs reproduced
@@ -89,8 +80,7 @@ provenance = announce_runs(results)
 # mean ± std over the seeds; rows whose modalities the data lacks are reported only ("—").
 
 # %%
-table = compare_table(results, "pamfn", "tableIV", dataset)
-show_table(table, title=f"PAMFN Table IV ({dataset})", provenance=provenance)
+table = study.show()
 
 # %% [markdown]
 # ## Weighted Fusion vs PAMFN, subset by subset
@@ -98,35 +88,26 @@ show_table(table, title=f"PAMFN Table IV ({dataset})", provenance=provenance)
 # Fusion (`PAMFN − WF`), reported and ours (last epoch), on the average over targets.
 
 # %%
-numeric = compare_table(results, "pamfn", "tableIV", dataset, numeric=True)
-avg = summary_column(targets)
+numeric = study.compare(numeric=True)
+avg = study.summary
 subsets = ["RGB+Flow", "RGB+Audio", "Flow+Audio", "RGB+Flow+Audio"]
 gap = pd.DataFrame({
-    (kind, col): [numeric.loc[f"{'PAMFN' if kind == 'PAMFN' else 'Weighted Fusion'}: {s}", (avg, col)]
-                  for s in subsets]
+    (kind, col): [numeric.loc[f"{kind}: {s}", (avg, col)] for s in subsets]
     for kind in ("Weighted Fusion", "PAMFN") for col in ("reported", "last")
 }, index=pd.Index(subsets, name="modalities"))
 gap[("PAMFN − WF", "reported")] = gap[("PAMFN", "reported")] - gap[("Weighted Fusion", "reported")]
 gap[("PAMFN − WF", "last")] = gap[("PAMFN", "last")] - gap[("Weighted Fusion", "last")]
-show_table(gap, title=f"Table IV by subset ({dataset}, {avg})", provenance=f"reported: PAMFN paper; ours: {provenance}")
+show_table(gap, title=f"Table IV by subset ({dataset}, {avg})",
+           provenance=f"reported: PAMFN paper; ours: {study.provenance}")
 
 # %%
-fig, ax = plt.subplots(figsize=(9, 3.8))
-labels = list(numeric.index)
-x = np.arange(len(labels))
-plot_bars(ax, numeric.loc[labels, avg])
-for boundary in (2.5, 6.5):  # unimodal | Weighted Fusion | PAMFN
-    ax.axvline(boundary, color="0.3", lw=0.7, ls=":")
-ax.set_xticks(x, [m.replace("Weighted Fusion: ", "WF: ") for m in labels], rotation=25, ha="right", fontsize=8)
-ax.set_ylabel(f"Spearman ρ ({avg})")
-ax.legend(title="number", fontsize=8)
-ax.set_title(f"Table IV on {dataset}: reported (paper's data) vs reproduced (this notebook's data)")
-fig.tight_layout()
-save_figure(fig, f"pamfn_table4_{dataset}{suffix}", provenance=f"reported: paper; reproduced: {provenance}")
-plt.show()
+groups = [("branches alone", ["RGB", "Flow", "Audio"]),
+          ("Weighted Fusion", [f"Weighted Fusion: {s}" for s in subsets]),
+          ("PAMFN", [f"PAMFN: {s}" for s in subsets])]
+fig = study.bar_chart(groups=groups, short=lambda m: m.split(": ")[-1], figsize=(9.5, 3.8), rotation=25)
 
 # %% [markdown]
-# **Reading the figure.** Bars left of the first dotted line are the branches alone, then Weighted Fusion on
+# **Reading the figure.** Left of the first dotted line are the branches alone, then Weighted Fusion on
 # each subset, then PAMFN on the same subsets in the same order. In the paper the PAMFN group sits above
 # the Weighted Fusion group subset for subset; on RG, most Weighted Fusion bars are even below the RGB bar.
 # On the synthetic default the data differ from the paper's, so compare the *pattern*, not the heights.
@@ -136,10 +117,10 @@ plt.show()
 
 # %%
 # Checks that hold at every scale (nbval runs this notebook at smoke scale in CI).
-ran = {r.config.model for r in results}
-assert len(results) == len(ran) * len(targets) * len(seeds)
-assert all(np.isfinite(r.summary["last_spearman"]) for r in results)
+assert len(study.results) == len(study.ran) * len(study.targets) * len(seeds)
+assert all(np.isfinite(r.summary["last_spearman"]) for r in study.results)
 assert set(table.index) >= set(rows.values())
+assert {m for _, members in groups for m in members} == set(rows.values())
 if source == "synthetic":
-    assert len(ran) == len(rows)  # every row ran (the unimodal rows as the stage-1 branch runs)
+    assert len(study.ran) == len(rows)  # every row ran (the unimodal rows as the stage-1 branch runs)
 print("pamfn_baselines complete")

@@ -52,23 +52,16 @@ epochs = 0  # 0 means the default of the scale
 device = "auto"  # auto | cpu | cuda
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
-import torch
 
-from aqa_lib.experiments import compare_table, describe_variants, run_table, table_variants, targets_for
-from aqa_lib.notebook import announce_runs, check_params, save_figure, show_table
-from aqa_lib.report import plot_bars, summary_column
+from aqa_lib.experiments import describe_variants, table_variants
+from aqa_lib.notebook import check_params, run_paper_table, show_table
 
-torch.set_num_threads(1)  # one thread is much faster than several on small, busy CPUs
-params = check_params(
+params = check_params(  # validates every parameter and writes the resolved scale, device, seeds back
     {"dataset": dataset, "target": target, "source": source, "data_root": data_root, "scale": scale,
-     "seeds": seeds, "device": device},
-    choices={"dataset": ["fisv", "rg"]},
+     "seeds": seeds, "epochs": epochs, "device": device},
+    choices={"dataset": ["fisv", "rg"]}, namespace=globals(), notebook="pamfn_decoders",
 )
-scale, device, dataset = params["scale"], params["device"], params["dataset"]
-suffix = "_real" if source == "real" else ""  # figures of real-data runs never overwrite the synthetic ones
-targets = targets_for(dataset, target)
 rows = table_variants("pamfn", "tableVI")
 describe_variants(rows)
 
@@ -80,9 +73,7 @@ describe_variants(rows)
 # numbers only show that everything runs.
 
 # %%
-results = run_table("pamfn", "tableVI", dataset=dataset, targets=targets, seeds=seeds, scale=scale, source=source,
-                    data_root=data_root, device=device, epochs=epochs or None)
-provenance = announce_runs(results)
+study = run_paper_table("pamfn", "tableVI", params)
 
 # %% [markdown]
 # ## Reported vs reproduced
@@ -90,8 +81,7 @@ provenance = announce_runs(results)
 # the seeds).
 
 # %%
-table = compare_table(results, "pamfn", "tableVI", dataset)
-show_table(table, title=f"PAMFN Table VI ({dataset})", provenance=provenance)
+table = study.show()
 
 # %% [markdown]
 # ## Change against the full model
@@ -99,27 +89,18 @@ show_table(table, title=f"PAMFN Table VI ({dataset})", provenance=provenance)
 # protocols. Negative = the ablation hurts.
 
 # %%
-numeric = compare_table(results, "pamfn", "tableVI", dataset, numeric=True)
-avg = summary_column(targets)
+numeric = study.compare(numeric=True)
+avg = study.summary
 ablated = [m for m in numeric.index if m != "Full model"]
 delta = numeric.loc[ablated, avg] - numeric.loc["Full model", avg]
-show_table(delta.rename(columns=lambda c: f"Δ {c}"), title=f"Table VI, change against the full model ({dataset}, {avg})",
-           provenance=f"reported: PAMFN paper; ours: {provenance}")
+show_table(delta.rename(columns=lambda c: f"Δ {c}"),
+           title=f"Table VI, change against the full model ({dataset}, {avg})",
+           provenance=f"reported: PAMFN paper; ours: {study.provenance}")
 
 # %%
-fig, ax = plt.subplots(figsize=(8.5, 3.8))
-labels = list(numeric.index)
-x = np.arange(len(labels))
-plot_bars(ax, numeric.loc[labels, avg])
 short = {"CMFD replaced by Weighted Fusion": "CMFD → WF", "MSFD replaced by Weighted Fusion": "MSFD → WF",
          "MSFD and CMFD replaced by Weighted Fusion": "both → WF"}
-ax.set_xticks(x, [short.get(m, m) for m in labels], rotation=20, ha="right", fontsize=8)
-ax.set_ylabel(f"Spearman ρ ({avg})")
-ax.legend(title="number", fontsize=8)
-ax.set_title(f"Table VI on {dataset}: reported (paper's data) vs reproduced (this notebook's data)")
-fig.tight_layout()
-save_figure(fig, f"pamfn_table6_{dataset}{suffix}", provenance=f"reported: paper; reproduced: {provenance}")
-plt.show()
+fig = study.bar_chart(short=short)
 
 # %% [markdown]
 # **Reading the figure.** In the paper the rightmost bar (the full model) is the tallest and "w/o CMFD" the
@@ -131,8 +112,8 @@ plt.show()
 
 # %%
 # Checks that hold at every scale (nbval runs this notebook at smoke scale in CI).
-assert len(results) == len(rows) * len(targets) * len(seeds)
-assert all(np.isfinite(r.summary["last_spearman"]) for r in results)
+assert len(study.results) == len(rows) * len(study.targets) * len(seeds)
+assert all(np.isfinite(r.summary["last_spearman"]) for r in study.results)
 assert set(table.index) >= set(rows.values())
 assert np.isfinite(delta["last"]).all() and np.isfinite(delta["reported"]).all()
 print("pamfn_decoders complete")

@@ -49,24 +49,17 @@ epochs = 0  # 0 means the default of the scale
 device = "auto"  # auto | cpu | cuda
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import torch
 
-from aqa_lib.experiments import compare_table, describe_variants, run_table, table_variants, targets_for
-from aqa_lib.notebook import announce_runs, check_params, save_figure, show_table
-from aqa_lib.report import plot_bars, summary_column
+from aqa_lib.experiments import describe_variants, table_variants
+from aqa_lib.notebook import check_params, run_paper_table, show_table
 
-torch.set_num_threads(1)  # one thread is much faster than several on small, busy CPUs
-params = check_params(
+params = check_params(  # validates every parameter and writes the resolved scale, device, seeds back
     {"dataset": dataset, "target": target, "source": source, "data_root": data_root, "scale": scale,
-     "seeds": seeds, "device": device},
-    choices={"dataset": ["fisv", "rg"]},
+     "seeds": seeds, "epochs": epochs, "device": device},
+    choices={"dataset": ["fisv", "rg"]}, namespace=globals(), notebook="pamfn_fusion",
 )
-scale, device, dataset = params["scale"], params["device"], params["dataset"]
-suffix = "_real" if source == "real" else ""  # figures of real-data runs never overwrite the synthetic ones
-targets = targets_for(dataset, target)
 rows = table_variants("pamfn", "tableV")
 describe_variants(rows)
 
@@ -78,9 +71,7 @@ describe_variants(rows)
 # for two epochs per stage: the numbers only show that everything runs.
 
 # %%
-results = run_table("pamfn", "tableV", dataset=dataset, targets=targets, seeds=seeds, scale=scale, source=source,
-                    data_root=data_root, device=device, epochs=epochs or None)
-provenance = announce_runs(results)
+study = run_paper_table("pamfn", "tableV", params)
 
 # %% [markdown]
 # ## Reported vs reproduced
@@ -88,16 +79,15 @@ provenance = announce_runs(results)
 # the seeds).
 
 # %%
-table = compare_table(results, "pamfn", "tableV", dataset)
-show_table(table, title=f"PAMFN Table V ({dataset})", provenance=provenance)
+table = study.show()
 
 # %% [markdown]
 # ## What two-stage training adds, strategy by strategy
 # On the average over targets: one-stage, two-stage and the difference, reported and ours (last epoch).
 
 # %%
-numeric = compare_table(results, "pamfn", "tableV", dataset, numeric=True)
-avg = summary_column(targets)
+numeric = study.compare(numeric=True)
+avg = study.summary
 strategies = ["AVG", "CAT", "Weighted", "Attention", "Ours"]
 stages = pd.DataFrame({
     (scheme, col): [numeric.loc[f"{scheme} / {s}", (avg, col)] for s in strategies]
@@ -106,38 +96,27 @@ stages = pd.DataFrame({
 for col in ("reported", "last"):
     stages[("two − one", col)] = stages[("two-stage", col)] - stages[("one-stage", col)]
 show_table(stages, title=f"Table V, one-stage vs two-stage ({dataset}, {avg})",
-           provenance=f"reported: PAMFN paper; ours: {provenance}")
+           provenance=f"reported: PAMFN paper; ours: {study.provenance}")
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
-x = np.arange(len(strategies))
-for ax, scheme in zip(axes, ("one-stage", "two-stage"), strict=True):
-    labels = [f"{scheme} / {s}" for s in strategies]
-    plot_bars(ax, numeric.loc[labels, avg])
-    ax.set_xticks(x, strategies, fontsize=8)
-    ax.set_title(f"{scheme} training", fontsize=10)
-axes[0].set_ylabel(f"Spearman ρ ({avg})")
-axes[1].legend(title="number", fontsize=8)
-fig.suptitle(f"Table V on {dataset}: reported (paper's data) vs reproduced (this notebook's data)", fontsize=10)
-fig.tight_layout()
-save_figure(fig, f"pamfn_table5_{dataset}{suffix}", provenance=f"reported: paper; reproduced: {provenance}")
-plt.show()
+groups = [(f"{scheme} training", [f"{scheme} / {s}" for s in strategies]) for scheme in ("one-stage", "two-stage")]
+fig = study.bar_chart(groups=groups, short=lambda m: m.split(" / ", 1)[-1], rotation=0, figsize=(10, 3.6))
 
 # %% [markdown]
-# **Reading the figure.** In the paper every grey bar on the right is above its twin on the left, and `Ours`
-# is the tallest in each panel. On the synthetic default the data differ from the paper's, so compare the
-# pattern (does pretraining the branches help, does PAMFN beat the simple fusions) rather than the heights.
-# The one-stage settings are our reading: the paper gives no optimiser for them, so they use the stage-2
-# settings with nothing frozen (`aqa_lib/experiments/pamfn.py`). One consistency check on the paper: the
-# one-stage Weighted row is the same model as Table IV's Weighted Fusion on all three modalities, and the
-# paper prints identical numbers for both (here they are two registered variants, trained separately).
-# At `smoke` scale AVG and Weighted may print the same numbers: Weighted's softmax weights start uniform,
-# which is AVG, and two epochs hardly move them.
+# **Reading the figure.** In the paper every grey bar on the right (two-stage) is above its twin on the left
+# (one-stage), and `Ours` is the tallest in each group. On the synthetic default the data differ from the
+# paper's, so compare the pattern (does pretraining the branches help, does PAMFN beat the simple fusions)
+# rather than the heights. The one-stage settings are our reading: the paper gives no optimiser for them, so
+# they use the stage-2 settings with nothing frozen (`aqa_lib/experiments/pamfn.py`). One consistency check on
+# the paper: the one-stage Weighted row is the same model as Table IV's Weighted Fusion on all three
+# modalities, and the paper prints identical numbers for both (here they are two registered variants, trained
+# separately). At `smoke` scale AVG and Weighted may print the same numbers: Weighted's softmax weights start
+# uniform, which is AVG, and two epochs hardly move them.
 
 # %%
 # Checks that hold at every scale (nbval runs this notebook at smoke scale in CI).
-assert len(results) == len(rows) * len(targets) * len(seeds)
-assert all(np.isfinite(r.summary["last_spearman"]) for r in results)
+assert len(study.results) == len(rows) * len(study.targets) * len(seeds)
+assert all(np.isfinite(r.summary["last_spearman"]) for r in study.results)
 assert set(table.index) >= set(rows.values())
 assert np.isfinite(stages[("two − one", "last")]).all()
 print("pamfn_fusion complete")

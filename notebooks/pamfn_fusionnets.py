@@ -46,25 +46,21 @@ ks = [1, 2, 4]  # numbers of FusionNets K for Fig. 6 (1 to 12; the paper sweeps 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import torch
 
-from aqa_lib.experiments import compare_table, describe_variants, run_table, table_variants, targets_for
+from aqa_lib.experiments import describe_variants, table_variants
 from aqa_lib.models.pamfn import FIG6_K
-from aqa_lib.notebook import check_params, save_figure, show_table
-from aqa_lib.report import plot_table_bars, summary_column
+from aqa_lib.notebook import check_params, run_paper_table, save_figure, show_table
+from aqa_lib.report import legend_outside
+from aqa_lib.views import decision_entropy, decision_frequencies, runs_of
 
-torch.set_num_threads(1)  # these small convolutions run fastest on one CPU thread (aqa_lib.experiments.pamfn)
-params = check_params(
+params = check_params(  # validates every parameter and writes the resolved scale, device, seeds, ks back
     {"dataset": dataset, "target": target, "source": source, "data_root": data_root, "scale": scale,
-     "seeds": seeds, "device": device},
-    choices={"dataset": ["rg", "fisv"]},
+     "seeds": seeds, "epochs": epochs, "device": device, "ks": ks},
+    choices={"dataset": ["rg", "fisv"]}, namespace=globals(), notebook="pamfn_fusionnets",
 )
-scale, device, dataset = params["scale"], params["device"], params["dataset"]
-if not (isinstance(ks, (list, tuple)) and ks and all(k in FIG6_K for k in ks) and len(set(ks)) == len(ks)):
-    raise ValueError(f"ks must be a non-empty list of distinct numbers of FusionNets among {list(FIG6_K)}, "
-                     f"got {ks!r}.")
+if not (set(ks) <= set(FIG6_K) and len(set(ks)) == len(ks)):
+    raise ValueError(f"ks must be distinct numbers of FusionNets among {list(FIG6_K)}, got {ks!r}.")
 ks = sorted(ks)
-targets = targets_for(dataset, target)
 rows = table_variants("pamfn", "tableVII")
 describe_variants(rows)
 
@@ -76,13 +72,9 @@ describe_variants(rows)
 # models are tiny (K = 2) and train for two epochs — the numbers only show that everything runs.
 
 # %%
-results = run_table("pamfn", "tableVII", dataset=dataset, targets=targets, seeds=seeds, scale=scale,
-                    source=source, data_root=data_root, device=device, epochs=epochs or None,
-                    final_keys=("decisions", "stage_masks"))
-provenance = results[0].meta["provenance"]
-n_fusion = int(results[0].config.model_kwargs["n_fusion"])
-print(provenance)
-print(f"{len(results)} runs, {sum(r.cached for r in results)} from the cache; K = {n_fusion} FusionNets per stage")
+study = run_paper_table("pamfn", "tableVII", params, final_keys=("decisions", "stage_masks"))
+n_fusion = int(study.results[0].config.model_kwargs["n_fusion"])
+print(f"K = {n_fusion} FusionNets per stage")
 
 # %% [markdown]
 # ## Table VII: reported vs reproduced
@@ -91,18 +83,10 @@ print(f"{len(results)} runs, {sum(r.cached for r in results)} from the cache; K 
 # 0.789) and the three within 0.012 on Fis-V.
 
 # %%
-table = compare_table(results, "pamfn", "tableVII", dataset)
-show_table(table, title=f"PAMFN Table VII ({dataset})", provenance=provenance)
+table = study.show()
 
 # %%
-numeric = compare_table(results, "pamfn", "tableVII", dataset, numeric=True)
-avg = summary_column(targets)
-fig, ax = plt.subplots(figsize=(7, 3.4))
-plot_table_bars(ax, numeric, avg)
-ax.set_title(f"Table VII on {dataset}: reported (paper's data) vs reproduced (this notebook's data)")
-fig.tight_layout()
-save_figure(fig, f"pamfn_table7_{dataset}", provenance=f"reported: paper; reproduced: {provenance}")
-plt.show()
+fig = study.bar_chart(figsize=(7.5, 3.4), rotation=0)
 
 # %% [markdown]
 # ## Fig. 5: how often each decision is taken, per stage
@@ -115,40 +99,24 @@ plt.show()
 # highest decisions almost unused (the model learns to disable redundant FusionNets).
 
 # %%
-def decision_frequencies(runs):
-    """Per stage: decision frequencies [K] over the real steps of every test video of ``runs`` (pooled)."""
-    counts = {}
-    for r in runs:
-        decisions, masks = r.records("test/decisions"), r.records("test/stage_masks")
-        for stage, d in decisions.items():
-            real = masks[stage].astype(bool)
-            c = np.bincount(d[real].astype(int), minlength=n_fusion)[:n_fusion]
-            counts[int(stage)] = counts.get(int(stage), 0) + c
-    return {s: c / max(c.sum(), 1) for s, c in sorted(counts.items())}
-
-
-def by_variant(slug):
-    return [r for r in results if r.config.model == f"pamfn/tableVII/{slug}"]
-
-
-ranked = {t: decision_frequencies([r for r in by_variant("ranked") if r.config.target == t]) for t in targets}
+ranked = {t: decision_frequencies(runs_of(study.results, "pamfn/tableVII/ranked", t), n_fusion)
+          for t in study.targets}
 stages = sorted(next(iter(ranked.values())))
-fig, axes = plt.subplots(1, len(stages), figsize=(3.4 * len(stages), 3.0), sharey=True, squeeze=False)
+fig, axes = plt.subplots(1, len(stages), figsize=(3.4 * len(stages) + 1.2, 3.0), sharey=True, squeeze=False)
 enabled = np.arange(1, n_fusion + 1)
 for ax, s in zip(axes[0], stages, strict=True):
     for t, freqs in ranked.items():
         ax.plot(enabled, freqs[s], marker="o", ms=4, label=t)
-    ax.axhline(1 / n_fusion, color="k", ls="--", lw=1, label="Uniform")
+    ax.axhline(1 / n_fusion, color="k", ls="--", lw=1, label="uniform (1/K)")
     ax.set_xticks(enabled)
     ax.set_xlabel("decision (FusionNets enabled)")
     ax.set_title(f"({'abc'[s]}) stage {s + 1}", fontsize=10)
-axes[0, 0].set_ylabel("frequency over test steps")
-axes[0, -1].legend(fontsize=8)
+axes[0, 0].set_ylabel("share of test steps")
+legend_outside(axes[0, -1], title="target")
 fig.suptitle(f"Fig. 5: PolicyNet decisions of ranked FusionNets on the {dataset} test set (K = {n_fusion})",
              fontsize=10)
-fig.tight_layout(rect=(0, 0.04, 1, 1))
-save_figure(fig, f"pamfn_fig5_{dataset}", provenance=provenance)
-plt.show()
+fig.tight_layout()
+save_figure(fig, f"pamfn_fig5_{dataset}", provenance=study.provenance)
 
 # %% [markdown]
 # The same frequencies as one number per stage: the normalised entropy of the decisions (1 = uniform,
@@ -158,17 +126,15 @@ plt.show()
 # %%
 summary_rows = []
 for slug in ("ranked", "unranked"):
-    for t in targets:
-        for s, f in decision_frequencies([r for r in by_variant(slug) if r.config.target == t]).items():
-            nz = f[f > 0]
-            entropy = float(-(nz * np.log(nz)).sum() / np.log(n_fusion)) if n_fusion > 1 else 0.0
+    for t in study.targets:
+        for s, f in decision_frequencies(runs_of(study.results, f"pamfn/tableVII/{slug}", t), n_fusion).items():
             summary_rows.append({"FusionNets": rows[f"pamfn/tableVII/{slug}"], "target": t, "stage": s + 1,
-                                 "entropy (1 = uniform)": entropy,
+                                 "entropy (1 = uniform)": decision_entropy(f),
                                  "FusionNets enabled": float((f * enabled).sum()) if slug == "ranked" else 1.0,
                                  "most frequent decision": int(f.argmax()) + 1})
 decision_summary = pd.DataFrame(summary_rows).set_index(["FusionNets", "target", "stage"])
 show_table(decision_summary, title=f"PolicyNet decisions on the {dataset} test set (K = {n_fusion})",
-           provenance=provenance, precision=2)
+           provenance=study.provenance, precision=2)
 
 # %% [markdown]
 # ## Fig. 6: the number of FusionNets K
@@ -179,41 +145,38 @@ show_table(decision_summary, title=f"PolicyNet decisions on the {dataset} test s
 # from K = 4 to 12 on RG and a flatter curve on Fis-V.
 
 # %%
-k_results = run_table("pamfn", "fig6", dataset=dataset, targets=targets, seeds=seeds, scale=scale, source=source,
-                      data_root=data_root, device=device, epochs=epochs or None, only=[f"k{k}" for k in ks])
-print(f"{len(k_results)} runs, {sum(r.cached for r in k_results)} from the cache")
-k_table = compare_table(k_results, "pamfn", "fig6", dataset)
-show_table(k_table, title=f"PAMFN Fig. 6 ({dataset}): Spearman vs number of FusionNets K (ours only)",
-           provenance=provenance)
+k_study = run_paper_table("pamfn", "fig6", params, only=[f"k{k}" for k in ks])
+k_results = k_study.results
+k_table = k_study.show(drop_reported=True)
 
 # %%
-k_numeric = compare_table(k_results, "pamfn", "fig6", dataset, numeric=True)
+k_numeric = k_study.compare(numeric=True)
 k_labels = [f"K={k}" for k in ks]
-curves = list(dict.fromkeys([*targets, *(["Avg."] if "Avg." in k_numeric.columns.get_level_values(0) else [])]))
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), sharey=True)
-for ax, protocol in zip(axes, ["papers", "last"], strict=True):
+curves = [*study.targets, *(["Avg."] if study.summary == "Avg." else [])]
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), sharey=True)
+for ax, (protocol, label) in zip(axes, [("papers", "best test epoch (papers' protocol)"),
+                                        ("last", "last epoch")], strict=True):
     for t in curves:
         ax.plot(ks, k_numeric.loc[k_labels, (t, protocol)].to_numpy(dtype=float), marker="o",
                 lw=2.2 if t == "Avg." else 1.2, color="k" if t == "Avg." else None, label=t)
     ax.set_xticks(ks)
     ax.set_xlabel("number of FusionNets K")
-    ax.set_title(f"{protocol} protocol", fontsize=10)
-axes[0].set_ylabel("Spearman ρ")
-axes[1].legend(fontsize=8)
+    ax.set_title(label, fontsize=10)
+axes[0].set_ylabel("Spearman ρ (ours)")
+legend_outside(axes[1], title="target")
 fig.suptitle(f"Fig. 6 on {dataset}: ours only (the paper gives no numbers for this figure)", fontsize=10)
-fig.tight_layout(rect=(0, 0.04, 1, 1))
-save_figure(fig, f"pamfn_fig6_{dataset}", provenance=provenance)
-plt.show()
+fig.tight_layout()
+save_figure(fig, f"pamfn_fig6_{dataset}", provenance=study.provenance)
 
 # %%
 # Checks that hold at every scale (nbval runs this notebook at smoke scale in CI).
-assert len(results) == len(rows) * len(targets) * len(seeds)
-assert all(np.isfinite(r.summary["last_spearman"]) for r in results)
+assert len(study.results) == len(rows) * len(study.targets) * len(seeds)
+assert all(np.isfinite(r.summary["last_spearman"]) for r in study.results)
 assert set(table.index) >= set(rows.values())
 for freqs in ranked.values():
     assert sorted(freqs) == [0, 1, 2] and all(np.isclose(f.sum(), 1.0) for f in freqs.values())
-assert not by_variant("free")[0].records("test/decisions")  # no PolicyNet, no decisions
-assert len(k_results) == len(ks) * len(targets) * len(seeds)
-assert [r.config.model for r in k_results[::len(targets) * len(seeds)]] == [f"pamfn/fig6/k{k}" for k in ks]
+assert not runs_of(study.results, "pamfn/tableVII/free")[0].records("test/decisions")  # no PolicyNet
+assert len(k_results) == len(ks) * len(study.targets) * len(seeds)
+assert [r.config.model for r in k_results[::len(study.targets) * len(seeds)]] == [f"pamfn/fig6/k{k}" for k in ks]
 assert all(np.isfinite(r.summary["last_spearman"]) for r in k_results)
 print("pamfn_fusionnets complete")

@@ -63,7 +63,6 @@ device = "auto"  # auto | cpu | cuda
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import torch
 
 from aqa_lib.experiments import (
     COMPARISON_BASELINES,
@@ -74,17 +73,14 @@ from aqa_lib.experiments import (
 )
 from aqa_lib.models.base import variants
 from aqa_lib.notebook import check_params, save_figure, show_table
-from aqa_lib.report import plot_overview
-from aqa_lib.tables import reported, row_labels
+from aqa_lib.report import paper_rows, plot_overview, rows_from_tables, summary_column
+from aqa_lib.tables import reported
 
-torch.set_num_threads(1)  # one thread is much faster than several on small, busy CPUs
-params = check_params(
+params = check_params(  # validates every parameter and writes the resolved scale, device, seeds back
     {"dataset": dataset, "target": target, "source": source, "data_root": data_root, "scale": scale,
-     "seeds": seeds, "device": device},
-    choices={"dataset": ["fisv", "rg"]},
+     "seeds": seeds, "epochs": epochs, "device": device},
+    choices={"dataset": ["fisv", "rg"]}, namespace=globals(), notebook="pamfn_main_results",
 )
-scale, device, dataset = params["scale"], params["device"], params["dataset"]
-suffix = "_real" if source == "real" else ""  # figures of real-data runs never overwrite the synthetic ones
 targets = targets_for(dataset, target)
 
 # %% [markdown]
@@ -118,17 +114,6 @@ show_table(svr_frame.set_index(["target", "seed"]), title=f"Pooled-feature SVR o
            provenance=svr[0]["provenance"])
 
 
-# %%
-def paper_rows(frame: pd.DataFrame, table_id: str) -> pd.DataFrame:
-    """``frame`` restricted to the rows the paper's table prints, with its feature column in front."""
-    rep = reported("pamfn", table_id)
-    rep = rep[rep["dataset"] == dataset].assign(label=lambda r: row_labels(r))
-    feats = rep.drop_duplicates("label").set_index("label")["features"]
-    out = frame.loc[[m for m in frame.index if m in feats.index]].copy()
-    out.insert(0, ("features", ""), [feats[m] for m in out.index])
-    return out
-
-
 # %% [markdown]
 # ## Table I: AQA methods (reported) and PAMFN (reported and ours)
 # Spearman's ρ per target and the Fisher-z average; `features` are the backbones each method used in the
@@ -136,7 +121,8 @@ def paper_rows(frame: pd.DataFrame, table_id: str) -> pd.DataFrame:
 # PAMFN's own row stays reported only: its RGB-only number is in the last table below).
 
 # %%
-table1 = paper_rows(compare_table(results, "pamfn", "tableI", dataset, fits=svr), "tableI")
+table1 = paper_rows(compare_table(results, "pamfn", "tableI", dataset, fits=svr), "pamfn", "tableI", dataset,
+                    features=True)
 show_table(table1, title=f"PAMFN Table I, AQA methods ({dataset})",
            provenance=f"MS-LSTM, ACTION-NET: reported only (PAMFN paper); ours: {provenance}")
 
@@ -163,7 +149,7 @@ show_table(cost, title="Model size and inference time (Tables I and II)", proven
 # code: a gap to the reported number may come from either re-implementation.
 
 # %%
-table2 = paper_rows(compare_table(results, "pamfn", "tableII", dataset), "tableII")
+table2 = paper_rows(compare_table(results, "pamfn", "tableII", dataset), "pamfn", "tableII", dataset, features=True)
 show_table(table2, title=f"PAMFN Table II, multimodal methods from other tasks ({dataset})",
            provenance=f"reported: PAMFN paper; ours: {provenance}")
 
@@ -195,33 +181,32 @@ show_table(table3, title=f"PAMFN Table III, UNMT / MAST features ({dataset})", p
 # modalities the PAMFN row is reported only.
 
 # %%
-gdlt_row = compare_table(results, "pamfn", "tableI", dataset).loc[["GDLT"]]
-rgb_branch = compare_table(results, "pamfn", "tableIV", dataset).loc[["RGB"]]
-rgb_only = pd.concat([gdlt_row, rgb_branch.rename(index={"RGB": "PAMFN, RGB only"})])
+rgb_rows = {"GDLT": ("pamfn", "tableI", "GDLT"), "PAMFN, RGB only": ("pamfn", "tableIV", "RGB")}
+rgb_only = rows_from_tables(results, dataset, rgb_rows)
 show_table(rgb_only, title=f"RGB-only models: GDLT (Table I) and PAMFN's RGB branch (Table IV), {dataset}",
            provenance=f"reported: PAMFN paper; ours: {provenance}")
 
 # %%
-avg = "Avg." if len(targets) > 1 else targets[0]
-num1 = compare_table(results, "pamfn", "tableI", dataset, numeric=True, fits=svr)
-num2 = compare_table(results, "pamfn", "tableII", dataset, numeric=True)
-num4 = compare_table(results, "pamfn", "tableIV", dataset, numeric=True)
-labels1 = [m for m in num1.index if m in set(table1.index) and m != "PAMFN"]
-labels2 = [m for m in num2.index if m in set(table2.index) and m != "PAMFN"]
-groups = [num1.loc[labels1],  # AQA methods
-          num2.loc[labels2],  # multimodal methods from other tasks
-          pd.concat([num1.loc[["PAMFN"]], num4.loc[["RGB"]].rename(index={"RGB": "PAMFN, RGB only"})])]
-fig, ax = plt.subplots(figsize=(8.5, 4.4))
+avg = summary_column(targets)
+num1 = paper_rows(compare_table(results, "pamfn", "tableI", dataset, numeric=True, fits=svr), "pamfn", "tableI",
+                  dataset)
+num2 = paper_rows(compare_table(results, "pamfn", "tableII", dataset, numeric=True), "pamfn", "tableII", dataset)
+num_rgb = rows_from_tables(results, dataset, rgb_rows, numeric=True)
+groups = [num1.drop(index=["PAMFN"]),  # AQA methods
+          num2.drop(index=["PAMFN"]),  # multimodal methods from other tasks
+          pd.concat([num1.loc[["PAMFN"]], num_rgb.loc[["PAMFN, RGB only"]]])]
+fig, ax = plt.subplots(figsize=(9.5, 4.6))
 overview = plot_overview(ax, [g[avg] for g in groups])
 ax.set_xlabel(f"Spearman ρ ({avg})")
-ax.set_title(f"Tables I–II on {dataset}: AQA methods, multimodal methods, PAMFN", fontsize=10)
+ax.set_title(f"Tables I–II on {dataset}: AQA methods | multimodal methods | PAMFN (dotted lines separate the "
+             "groups)", fontsize=9)
 fig.tight_layout()
-save_figure(fig, f"pamfn_tables1_2_{dataset}{suffix}", provenance=f"grey: reported (paper's data); ours: {provenance}")
-plt.show()
+save_figure(fig, f"pamfn_tables1_2_{dataset}", provenance=f"grey: reported (paper's data); ours: {provenance}")
 
 # %% [markdown]
 # **Reading the figure.** Grey bars are the printed numbers (the paper's real features), coloured bars our
-# runs. On the synthetic default our bars answer "do the methods learn the structure the paper assumes, and
+# runs; the dotted lines separate, top to bottom, Table I's AQA methods, Table II's multimodal methods from
+# other tasks, and PAMFN with its RGB branch. On the synthetic default our bars answer "do the methods learn the structure the paper assumes, and
 # in which order do they rank?", not "do we reproduce 0.819 / 0.822": the data differ. Only on the real
 # features does a coloured bar next to a grey one make a like-for-like comparison. Things to look for at
 # `quick` scale and above: does PAMFN lead the re-implemented multimodal methods, do the multimodal methods

@@ -50,30 +50,26 @@ stage = 2  # the stage shown, 1 or 2 (the paper shows the second; the third has 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import torch
-from matplotlib.colors import Normalize
+from matplotlib.lines import Line2D
 
-from aqa_lib.analysis import element_at, element_spans, recorded_truth
+from aqa_lib.analysis import element_at, recorded_truth
 from aqa_lib.data.registry import SEGMENT_SECONDS, get_spec
-from aqa_lib.experiments import pamfn_config
-from aqa_lib.notebook import check_params, save_figure, show_table
+from aqa_lib.experiments import pamfn_config, variant_modalities
+from aqa_lib.notebook import check_params, require_modalities, save_figure, show_table
+from aqa_lib.report import legend_outside
 from aqa_lib.train import load_data, run
+from aqa_lib.views import shade_elements, stage_view
 
-torch.set_num_threads(1)  # these small convolutions run fastest on one CPU thread (aqa_lib.experiments.pamfn)
-params = check_params(
+params = check_params(  # validates every parameter and writes the resolved scale, device, videos back
     {"dataset": dataset, "target": target, "source": source, "data_root": data_root, "scale": scale,
-     "seed": seed, "device": device},
-    choices={"dataset": ["rg", "fisv"]},
+     "seed": seed, "epochs": epochs, "device": device, "videos": videos, "stage": stage},
+    choices={"dataset": ["rg", "fisv"], "stage": [1, 2]}, namespace=globals(), notebook="pamfn_qualitative",
 )
-scale, device, dataset = params["scale"], params["device"], params["dataset"]
 if target in ("", "all"):
     target = "Hoop" if "Hoop" in get_spec(dataset).targets else get_spec(dataset).targets[0]
-if stage not in (1, 2):
-    raise ValueError(f"stage must be 1 or 2 (the third stage has a single step per video), got {stage!r}.")
-if not (isinstance(videos, (list, tuple)) and videos and all(isinstance(i, int) and i >= 0 for i in videos)):
-    raise ValueError(f"videos must be a non-empty list of test-split positions, got {videos!r}.")
 cfg = pamfn_config("pamfn", dataset, target, scale=scale, seed=seed, source=source, data_root=data_root,
                    device=device, epochs=epochs or None).replace(record_test=tuple(videos))
+require_modalities(variant_modalities("pamfn", dataset), load_data(cfg).modalities, dataset=dataset, what="pamfn_qualitative (the full PAMFN)")
 print(f"PAMFN on {dataset} / {target}, scale={scale}, {cfg.epochs} epochs (stage 2 of training), seed {seed}")
 
 # %% [markdown]
@@ -90,8 +86,6 @@ index = list(result.meta["record_test_index"])
 if not index:
     raise ValueError(f"None of videos={videos} is in the test split ({len(result.meta['test_names'])} videos).")
 rec = result.records("final_test")
-s = stage - 1  # index of the stage in the records
-step = 2 ** stage  # segments per step of this stage (it runs at T/2, T/4)
 n_fusion = int(cfg.model_kwargs["n_fusion"])
 modalities = list(result.meta["modalities"])
 truths = recorded_truth(result, "test")
@@ -106,27 +100,6 @@ print(f"cached: {result.cached}; last-epoch test Spearman {result.summary['last_
 show_table(overview, title=f"Recorded test videos ({dataset} {target})", provenance=provenance, precision=2)
 
 
-# %%
-def stage_view(i):
-    """One recorded video at the chosen stage: step times (s), MSFD attention [T, M] and decisions [T]."""
-    real = rec[f"stage_masks/{s}"][i].astype(bool)
-    n = int(real.sum())
-    attention = np.stack([rec[f"msfd_attention/{s}/{m}"][i][:n] for m in modalities], axis=1)
-    decisions = rec[f"decisions/{s}"][i][:n].astype(int)
-    mids = (np.arange(n) + 0.5) * step  # segments
-    return mids, attention, decisions
-
-
-def shade_elements(ax, truth, *, quality=False):
-    """Shade the true element spans (coloured by execution quality when asked)."""
-    q = np.asarray(truth["element_quality"], dtype=float)
-    norm = Normalize(-np.nanmax(np.abs(q)), np.nanmax(np.abs(q)))
-    for (start, end), qi in zip(element_spans(truth), q, strict=True):
-        colour = plt.get_cmap("RdYlGn")(norm(qi)) if quality else "0.88"
-        ax.axvspan(start * SEGMENT_SECONDS, end * SEGMENT_SECONDS, color=colour, lw=0, zorder=0)
-    return norm
-
-
 # %% [markdown]
 # ## Fig. 7: MSFD attention over the modalities along one routine
 # Top: the attention weight of each modality at every step of stage `stage` (they sum to 1 at each step; the
@@ -137,36 +110,36 @@ def shade_elements(ax, truth, *, quality=False):
 
 # %%
 i0 = 0
-mids, attention, decisions = stage_view(i0)
+view = stage_view(rec, i0, stage, modalities)
 truth = truths[i0] if truths else None
-edges = np.arange(len(mids) + 1) * step * SEGMENT_SECONDS  # each step covers `step` segments
 duration = rec["lengths"][i0] * SEGMENT_SECONDS
 colours = {"rgb": "tab:blue", "flow": "tab:orange", "audio": "tab:green"}
-fig, axes = plt.subplots(2 if truth else 1, 1, figsize=(10, 4.2 if truth else 3.2), sharex=True, squeeze=False,
+fig, axes = plt.subplots(2 if truth else 1, 1, figsize=(11, 4.2 if truth else 3.2), sharex=True, squeeze=False,
                          gridspec_kw={"height_ratios": [1.0, 0.25] if truth else [1.0]}, layout="constrained")
-fig.get_layout_engine().set(rect=(0, 0.04, 1, 0.96))  # room for the provenance line
 ax = axes[0, 0]
 for j, m in enumerate(modalities):
-    ax.stairs(attention[:, j], edges, baseline=None, color=colours.get(m), lw=1.4, label=m)
-ax.axhline(1 / len(modalities), color="k", ls="--", lw=0.8)
+    ax.stairs(view.attention[:, j], view.edges, baseline=None, color=colours.get(m), lw=1.4, label=m)
+ax.axhline(1 / len(modalities), color="k", ls="--", lw=0.8, label="1/M (no preference)")
 ax.set_ylim(0, 1)
 ax.set_ylabel(f"MSFD attention\n(stage {stage})")
-ax.legend(ncol=len(modalities), fontsize=8, loc="upper right")
 if truth:
-    ax = axes[1, 0]
-    norm = shade_elements(ax, truth, quality=True)
-    for t in np.asarray(truth.get("phrase_starts", []), dtype=float):
+    phrase_starts = np.asarray(truth.get("phrase_starts", []), dtype=float)
+    for t in phrase_starts:
         for a in axes[:, 0]:
             a.axvline(t * SEGMENT_SECONDS, color="k", ls=":", lw=0.8)
-    ax.set_yticks([])
-    ax.set_ylabel("true\nelements", rotation=0, ha="right", va="center", fontsize=8)
-    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="RdYlGn"), ax=axes[:, 0], label="quality", aspect=12,
-                 pad=0.01)
+    norm = shade_elements(axes[1, 0], truth, quality=True)
+    axes[1, 0].set_yticks([])
+    axes[1, 0].set_ylabel("true\nelements", rotation=0, ha="right", va="center", fontsize=8)
+    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="RdYlGn"), ax=axes[1, 0],
+                 label="execution\nquality", aspect=4, pad=0.01)
+handles, _ = ax.get_legend_handles_labels()
+if truth and len(phrase_starts):
+    handles.append(Line2D([], [], color="k", ls=":", lw=0.8, label="music phrase start"))
+legend_outside(ax, title=None, handles=handles)
 axes[-1, 0].set_xlabel("time (s)")
 axes[-1, 0].set_xlim(0, duration)
 fig.suptitle(f"Fig. 7: MSFD attention, {dataset} {target} test video {result.meta['record_test'][i0]}", fontsize=10)
 save_figure(fig, f"pamfn_fig7_{dataset}", provenance=provenance)
-plt.show()
 
 # %% [markdown]
 # Over every recorded video: the mean attention of each modality over the whole video, in its first fifth
@@ -176,16 +149,16 @@ plt.show()
 # %%
 att_rows = []
 for i in range(len(index)):
-    mids_i, att_i, _ = stage_view(i)
-    parts = {"whole video": np.ones(len(mids_i), dtype=bool),
-             "first fifth": mids_i < rec["lengths"][i] / 5}
+    view_i = stage_view(rec, i, stage, modalities)
+    parts = {"whole video": np.ones(len(view_i.times), dtype=bool),
+             "first fifth": view_i.times < rec["lengths"][i] / 5}
     if truths:
-        inside = element_at(truths[i], mids_i) >= 0
+        inside = element_at(truths[i], view_i.times) >= 0
         parts.update({"inside elements": inside, "between elements": ~inside})
     for part, sel in parts.items():
         if sel.any():
             att_rows.append({"video": result.meta["record_test"][i], "part": part,
-                             **{m: float(att_i[sel, j].mean()) for j, m in enumerate(modalities)}})
+                             **{m: float(view_i.attention[sel, j].mean()) for j, m in enumerate(modalities)}})
 attention_table = pd.DataFrame(att_rows).set_index(["video", "part"])
 show_table(attention_table, title=f"Mean MSFD attention per modality, stage {stage}", provenance=provenance)
 
@@ -199,22 +172,23 @@ show_table(attention_table, title=f"Mean MSFD attention per modality, stage {sta
 
 # %%
 n_rows = len(index)
-fig, axes = plt.subplots(n_rows, 1, figsize=(10, 1.4 * n_rows + 0.8), sharex=True, squeeze=False)
+fig, axes = plt.subplots(n_rows, 1, figsize=(10, 1.3 * n_rows + 1.0), sharex=True, squeeze=False)
 for i, ax in enumerate(axes[:, 0]):
-    mids_i, _, dec_i = stage_view(i)
+    view_i = stage_view(rec, i, stage, modalities)
     if truths:
-        shade_elements(ax, truths[i])
-    ax.stairs(dec_i + 1, np.arange(len(dec_i) + 1) * step * SEGMENT_SECONDS, baseline=None, color="tab:purple",
-              lw=1.5)
+        shade_elements(ax, truths[i], label="true element")
+    ax.stairs(view_i.decisions + 1, view_i.edges, baseline=None, color="tab:purple", lw=1.5,
+              label="FusionNets enabled")
     ax.set_ylim(0.5, n_fusion + 0.5)
     ax.set_yticks(range(1, n_fusion + 1))
-    ax.set_ylabel(result.meta["record_test"][i], rotation=0, ha="right", va="center", fontsize=8)
-axes[-1, 0].set_xlabel("time (s)" + ("  (grey: true elements)" if truths else ""))
+    ax.set_title(f"test video {result.meta['record_test'][i]}", fontsize=8, loc="left", pad=2)
+fig.supylabel("FusionNets enabled (1 to K)", fontsize=9)
+legend_outside(axes[0, 0], title=None)
+axes[-1, 0].set_xlabel("time (s)")
 fig.suptitle(f"Fig. 8: FusionNets enabled by the PolicyNet at stage {stage} (K = {n_fusion}), {dataset} {target}",
              fontsize=10)
-fig.tight_layout(rect=(0, 0.04, 1, 1))
+fig.tight_layout()
 save_figure(fig, f"pamfn_fig8_{dataset}", provenance=provenance)
-plt.show()
 
 # %% [markdown]
 # The same decisions in numbers: how often the decision changes from one step to the next, the mean number of
@@ -223,12 +197,13 @@ plt.show()
 # %%
 dec_rows = []
 for i in range(len(index)):
-    mids_i, _, dec_i = stage_view(i)
+    view_i = stage_view(rec, i, stage, modalities)
+    dec_i = view_i.decisions
     row = {"video": result.meta["record_test"][i], "steps": len(dec_i),
            "changes per step": float(np.mean(np.diff(dec_i) != 0)) if len(dec_i) > 1 else 0.0,
            "FusionNets enabled": float(np.mean(dec_i + 1))}
     if truths:
-        inside = element_at(truths[i], mids_i) >= 0
+        inside = element_at(truths[i], view_i.times) >= 0
         row["inside elements"] = float(np.mean(dec_i[inside] + 1)) if inside.any() else np.nan
         row["between elements"] = float(np.mean(dec_i[~inside] + 1)) if (~inside).any() else np.nan
     dec_rows.append(row)
@@ -241,10 +216,10 @@ show_table(decision_table, title=f"PolicyNet decisions at stage {stage} (K = {n_
 n_test = len(result.meta["test_names"])
 assert index == [i for i in videos if i < n_test]
 for i in range(len(index)):
-    mids_i, att_i, dec_i = stage_view(i)
-    assert len(mids_i) == rec["lengths"][i] // step  # AvgPool(2) per stage drops odd tails
-    assert np.allclose(att_i.sum(axis=1), 1.0, atol=2e-2)  # attention over the modalities sums to 1
-    assert dec_i.min() >= 0 and dec_i.max() < n_fusion
+    view_i = stage_view(rec, i, stage, modalities)
+    assert len(view_i.times) == rec["lengths"][i] // 2 ** stage  # AvgPool(2) per stage drops odd tails
+    assert np.allclose(view_i.attention.sum(axis=1), 1.0, atol=2e-2)  # attention over the modalities sums to 1
+    assert view_i.decisions.min() >= 0 and view_i.decisions.max() < n_fusion
 norm = load_data(cfg).norm  # predictions are recorded on the normalised scale
 assert np.allclose(result.arrays["test_pred_last"][index], rec["score"] * norm, rtol=1e-2, atol=1e-2 * norm)
 print("pamfn_qualitative complete")

@@ -46,20 +46,17 @@ device = "auto"  # auto | cpu | cuda
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import torch
+from matplotlib.lines import Line2D
 
-from aqa_lib.experiments import compare_table, describe_variants, run_table, table_variants, targets_for
-from aqa_lib.notebook import announce_runs, check_params, save_figure, show_table
-from aqa_lib.report import plot_table_bars, summary_column
+from aqa_lib.experiments import describe_variants, table_variants
+from aqa_lib.notebook import check_params, run_paper_table, save_figure, show_table
+from aqa_lib.report import NUMBER_LABELS, legend_outside
 
-torch.set_num_threads(1)  # these small convolutions run fastest on one CPU thread (aqa_lib.experiments.pamfn)
-params = check_params(
+params = check_params(  # validates every parameter and writes the resolved scale, device, seeds back
     {"dataset": dataset, "target": target, "source": source, "data_root": data_root, "scale": scale,
-     "seeds": seeds, "device": device},
-    choices={"dataset": ["rg", "fisv"]},
+     "seeds": seeds, "epochs": epochs, "device": device},
+    choices={"dataset": ["rg", "fisv"]}, namespace=globals(), notebook="pamfn_stages",
 )
-scale, device, dataset = params["scale"], params["device"], params["dataset"]
-targets = targets_for(dataset, target)
 rows = table_variants("pamfn", "tableVIII")
 describe_variants(rows)
 
@@ -71,10 +68,7 @@ describe_variants(rows)
 # over the modalities in each stage, to see which stages actually read the branches.
 
 # %%
-results = run_table("pamfn", "tableVIII", dataset=dataset, targets=targets, seeds=seeds, scale=scale,
-                    source=source, data_root=data_root, device=device, epochs=epochs or None,
-                    final_keys=("msfd_attention", "stage_masks"))
-provenance = announce_runs(results)
+study = run_paper_table("pamfn", "tableVIII", params, final_keys=("msfd_attention", "stage_masks"))
 
 # %% [markdown]
 # ## Reported vs reproduced
@@ -82,43 +76,41 @@ provenance = announce_runs(results)
 # mean ± std over the seeds.
 
 # %%
-table = compare_table(results, "pamfn", "tableVIII", dataset)
-show_table(table, title=f"PAMFN Table VIII ({dataset})", provenance=provenance)
+table = study.show()
 
 # %%
-numeric = compare_table(results, "pamfn", "tableVIII", dataset, numeric=True)
-avg = summary_column(targets)
-fig, ax = plt.subplots(figsize=(7, 3.4))
-plot_table_bars(ax, numeric, avg)
-ax.set_title(f"Table VIII on {dataset}: reported (paper's data) vs reproduced (this notebook's data)")
-fig.tight_layout()
-save_figure(fig, f"pamfn_table8_{dataset}", provenance=f"reported: paper; reproduced: {provenance}")
-plt.show()
+fig = study.bar_chart(figsize=(7.5, 3.4), rotation=0)
 
 # %% [markdown]
 # ## Per target: does each fused stage help?
-# The last-epoch Spearman of every target against the number of fusing stages (1, 2, 3), with the paper's
-# numbers dashed. **What to look for:** the paper's RG curves mostly rise with the number of fused stages
-# (Ribbon peaks at two); its Fis-V curves are flat.
+# The last-epoch Spearman of every target against the number of fusing stages (1, 2, 3), solid, with the
+# paper's numbers dashed in the same colour. **What to look for:** the paper's RG curves mostly rise with the
+# number of fused stages (Ribbon peaks at two); its Fis-V curves are flat.
 
 # %%
+numeric = study.compare(numeric=True)
 stage_counts = [1, 2, 3]
 row_labels = list(rows.values())
-fig, ax = plt.subplots(figsize=(6.5, 3.4))
+curves = [*study.targets, *(["Avg."] if study.summary == "Avg." else [])]
+fig, ax = plt.subplots(figsize=(7.5, 3.4))
 colours = plt.get_cmap("tab10").colors
-for i, t in enumerate([*targets, *(["Avg."] if avg == "Avg." else [])]):
+for i, t in enumerate(curves):
     colour = "k" if t == "Avg." else colours[i]
     ax.plot(stage_counts, numeric.loc[row_labels, (t, "last")].to_numpy(dtype=float), marker="o", color=colour,
-            lw=2.2 if t == "Avg." else 1.2, label=t)
+            lw=2.2 if t == "Avg." else 1.2)
     ax.plot(stage_counts, numeric.loc[row_labels, (t, "reported")].to_numpy(dtype=float), ls="--", marker=".",
             color=colour, lw=1.0, alpha=0.7)
+handles = [Line2D([], [], color="k" if t == "Avg." else colours[i], lw=2.2 if t == "Avg." else 1.2, label=t)
+           for i, t in enumerate(curves)]
+handles += [Line2D([], [], color="0.4", marker="o", label=f"ours, {NUMBER_LABELS['last']}"),
+            Line2D([], [], color="0.4", ls="--", marker=".", label=NUMBER_LABELS["reported"])]
+legend_outside(ax, title="target / number", handles=handles)
 ax.set_xticks(stage_counts, ["first", "first two", "all three"])
 ax.set_xlabel("stages that fuse the modalities")
-ax.set_ylabel("Spearman ρ (solid: ours, last; dashed: paper)")
-ax.legend(fontsize=8, ncol=2)
-fig.tight_layout(rect=(0, 0.04, 1, 1))
-save_figure(fig, f"pamfn_table8_targets_{dataset}", provenance=f"dashed: paper; solid: {provenance}")
-plt.show()
+ax.set_ylabel("Spearman ρ")
+ax.set_title(f"Table VIII on {dataset} per target", fontsize=10)
+fig.tight_layout()
+save_figure(fig, f"pamfn_table8_targets_{dataset}", provenance=f"dashed: PAMFN paper; solid: {study.provenance}")
 
 # %% [markdown]
 # ## Which stages read the branches, and how
@@ -130,7 +122,7 @@ plt.show()
 
 # %%
 attention_rows = []
-for r in results:
+for r in study.results:
     att, masks = r.records("test/msfd_attention"), r.records("test/stage_masks")
     for stage in range(3):
         row = {"row": rows[r.config.model], "stage": stage + 1}
@@ -141,14 +133,14 @@ for r in results:
         attention_rows.append(row)
 msfd_usage = pd.DataFrame(attention_rows).groupby(["row", "stage"], sort=False).mean()
 show_table(msfd_usage, title=f"Mean MSFD attention per modality and stage ({dataset} test videos)",
-           provenance=provenance, precision=3)
+           provenance=study.provenance, precision=3)
 
 # %%
 # Checks that hold at every scale (nbval runs this notebook at smoke scale in CI).
-assert len(results) == len(rows) * len(targets) * len(seeds)
-assert all(np.isfinite(r.summary["last_spearman"]) for r in results)
+assert len(study.results) == len(rows) * len(study.targets) * len(seeds)
+assert all(np.isfinite(r.summary["last_spearman"]) for r in study.results)
 assert set(table.index) >= set(rows.values())
-for r in results:  # the variant fusing in its first n stages records MSFD attention in exactly those stages
+for r in study.results:  # the variant fusing in its first n stages records MSFD attention in exactly those stages
     n = {"first": 1, "first_two": 2, "all": 3}[r.config.model.rsplit("/", 1)[-1]]
     assert {int(k.split("/")[0]) for k in r.records("test/msfd_attention")} == set(range(n))
 sums = msfd_usage.dropna(how="all").sum(axis=1)

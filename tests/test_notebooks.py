@@ -80,3 +80,38 @@ def test_parameter_comments_are_papermill_safe(path):
     bad = [line for line in cell.source.splitlines() if "#" in line and any(ch in line.split("#", 1)[1]
                                                                              for ch in "='\"")]
     assert not bad, f"{path.name}: parameter comments with = or quotes: {bad}"
+
+
+def test_misspelt_parameter_name_stops_the_notebook_naming_the_closest(tmp_path):
+    """papermill only warns about ``-p datset rg`` and would run Fis-V; the notebook's check stops it."""
+    papermill = pytest.importorskip("papermill")
+    with pytest.raises(papermill.PapermillExecutionError,
+                       match=r"Unknown parameter 'datset' \(did you mean 'dataset'\?\)"):
+        papermill.execute_notebook(
+            str(ROOT / "notebooks" / "data_tour.ipynb"), str(tmp_path / "out.ipynb"),
+            parameters={"datset": "rg", "scale": "smoke"}, kernel_name="python3", progress_bar=False,
+        )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_validates_every_parameter_and_its_names(path):
+    """The cell after the parameters passes every declared parameter to check_params with namespace=globals(),
+    so misspelt names are caught and list parameters given as text are read."""
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    declared = {t.id for node in ast.parse(code[0].source).body for t in node.targets}
+    call = next(node for node in ast.walk(ast.parse(code[1].source))
+                if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "check_params")
+    passed = {ast.literal_eval(k) for k in call.args[0].keys}
+    assert passed == declared, f"{path.name}: check_params misses {sorted(declared - passed)}"
+    keywords = {kw.arg: kw.value for kw in call.keywords}
+    assert ast.unparse(keywords["namespace"]) == "globals()"
+    assert ast.literal_eval(keywords["notebook"]) == path.stem
+
+
+def test_no_notebook_defines_functions_or_sets_threads():
+    """Helpers live in aqa_lib (tested there); the thread policy lives in aqa_lib.notebook.apply_thread_policy."""
+    for script in SCRIPTS:
+        text = script.read_text()
+        assert not [line for line in text.splitlines() if line.startswith("def ")], script.name
+        assert "set_num_threads" not in text, script.name

@@ -128,3 +128,69 @@ def test_announce_runs_prints_provenance_and_cache_hits(capsys):
     assert capsys.readouterr().out.splitlines() == ["SYNTHETIC data (test)", "3 runs, 2 from the cache"]
     with pytest.raises(ValueError, match="no runs"):
         announce_runs([])
+
+
+def test_legends_name_the_protocols_and_sit_outside_the_axes():
+    from aqa_lib.report import NUMBER_LABELS
+
+    fig, ax = plt.subplots()
+    plot_bars(ax, pd.DataFrame({"reported": [0.7], "papers": [0.6], "last": [0.5]}))
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == [
+        NUMBER_LABELS["reported"], "best test epoch (papers' protocol)", "last epoch"]
+    fig.canvas.draw()
+    box, axes_box = legend.get_window_extent(), ax.get_window_extent()
+    assert box.x0 >= axes_box.x1  # right of the axes: it cannot cover a bar
+    plt.close(fig)
+
+
+def test_near_zero_bars_are_labelled_so_they_do_not_look_missing():
+    fig, ax = plt.subplots()
+    plot_bars(ax, pd.DataFrame({"reported": [0.7, 0.6], "papers": [0.5, 0.001], "last": [0.4, np.nan]}))
+    labels = [t.get_text() for t in ax.texts]
+    assert labels == ["0.00"]  # the near-zero bar; a missing (NaN) number draws and labels nothing
+    plt.close(fig)
+
+
+def test_groups_order_rows_and_label_the_dotted_separators():
+    fig, ax = plt.subplots()
+    numeric = pd.DataFrame({("Avg.", "reported"): [0.6, 0.7, 0.8, 0.5], ("Avg.", "papers"): [0.5, 0.6, 0.7, np.nan],
+                            ("Avg.", "last"): [0.4, 0.5, 0.6, np.nan]}, index=["b1", "a1", "a2", "not run"])
+    rows = plot_table_bars(ax, numeric, "Avg.", groups=[("A", ["a1", "a2"]), ("B", ["b1", "not run"])])
+    assert rows == ["a1", "a2", "b1"]
+    separators = [line for line in ax.lines if line.get_linestyle() == ":"]
+    assert len(separators) == 1 and separators[0].get_xdata()[0] == pytest.approx(1.5)
+    assert {t.get_text() for t in ax.texts} == {"A", "B"}
+    plt.close(fig)
+
+
+def test_paper_rows_keep_the_papers_rows_with_their_features():
+    from aqa_lib.report import paper_rows, rows_from_tables
+
+    table = compare_table(RUNS, "pamfn", "tableI", "fisv", fits=FITS)
+    rows = paper_rows(table, "pamfn", "tableI", "fisv", features=True)
+    assert "m" not in rows.index and "C3D+SVR" in rows.index
+    assert rows.loc["C3D+SVR", ("features", "")] == "C3D"
+    picked = rows_from_tables(RUNS, "fisv", {"SVR": ("pamfn", "tableI", "C3D+SVR"), "RGB branch":
+                                             ("pamfn", "tableIV", "RGB")}, fits=FITS, numeric=True)
+    assert list(picked.index) == ["SVR", "RGB branch"]
+    assert picked.loc["RGB branch", ("TES", "reported")] == pytest.approx(0.665)
+    with pytest.raises(ValueError, match="has no row 'nope'"):
+        rows_from_tables(RUNS, "fisv", {"x": ("pamfn", "tableI", "nope")})
+
+
+def test_table_study_bar_chart_is_saved_with_provenance_and_paper_name(tmp_path, monkeypatch):
+    from aqa_lib.notebook import TableStudy
+
+    monkeypatch.setenv("AQA_FIGURES_DIR", str(tmp_path))
+    runs = [_run("pamfn/tableVII/ranked", t, 0, 0.5, 0.4) for t in ("TES", "PCS")]
+    study = TableStudy("pamfn", "tableVII", "fisv", ["TES", "PCS"], [0],
+                       {"pamfn/tableVII/ranked": "Ranked FusionNets (Ours)"}, runs, "SYNTHETIC data (test)")
+    assert study.title == "PAMFN Table VII (fisv)" and study.summary == "Avg." and study.ran == ["pamfn/tableVII/ranked"]
+    fig = study.bar_chart()
+    assert (tmp_path / "manifest.csv").exists()
+    saved = [p.name for p in tmp_path.glob("pamfn_table7_fisv*.png")]
+    assert len(saved) == 1
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["Ranked FusionNets (Ours)"]
+    assert any("SYNTHETIC data (test)" in t.get_text() for t in fig.texts)
+    plt.close(fig)
