@@ -104,8 +104,8 @@ def apply_thread_policy(device: str = "cpu") -> int:
     """The one place the companion sets PyTorch's CPU threads: ``$AQA_THREADS`` if set, else 1.
 
     One thread per notebook is the fastest setting measured on small shared CPUs (the models are small, so
-    several threads mostly wait on each other; ``aqa_lib/experiments/pamfn.py`` measured two threads ~10×
-    slower than one), and it keeps runs deterministic. On CUDA the GPU does the work and one host thread
+    several threads mostly wait on each other; PAMFN's recipe notes in ``aqa_lib/models/pamfn.py`` measured
+    two threads ~10× slower than one), and it keeps runs deterministic. On CUDA the GPU does the work and one host thread
     is enough too. Returns the number of threads set.
     """
     import torch

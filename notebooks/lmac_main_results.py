@@ -61,10 +61,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from aqa_lib.experiments import compare_table, comparison_runs, describe_variants, targets_for
+from aqa_lib.experiments import (
+    compare_table,
+    comparison_runs,
+    describe_variants,
+    rows_from_tables,
+    targets_for,
+)
 from aqa_lib.models.base import variants
 from aqa_lib.notebook import check_params, save_figure, show_table
-from aqa_lib.report import paper_rows, plot_overview, rows_from_tables, summary_column
+from aqa_lib.report import paper_rows, plot_overview, summary_column
 from aqa_lib.tables import reported
 
 params = check_params(  # validates every parameter and writes the resolved scale, device, seeds back

@@ -107,7 +107,7 @@ fig = study.bar_chart(groups=groups, short=lambda m: m.split(" / ", 1)[-1], rota
 # (one-stage), and `Ours` is the tallest in each group. On the synthetic default the data differ from the
 # paper's, so compare the pattern (does pretraining the branches help, does PAMFN beat the simple fusions)
 # rather than the heights. The one-stage settings are our reading: the paper gives no optimiser for them, so
-# they use the stage-2 settings with nothing frozen (`aqa_lib/experiments/pamfn.py`). One consistency check on
+# they use the stage-2 settings with nothing frozen (`aqa_lib/models/pamfn.py`, "Training recipe"). One consistency check on
 # the paper: the one-stage Weighted row is the same model as Table IV's Weighted Fusion on all three
 # modalities, and the paper prints identical numbers for both (here they are two registered variants, trained
 # separately). At `smoke` scale AVG and Weighted may print the same numbers: Weighted's softmax weights start

@@ -165,7 +165,8 @@ def test_groups_order_rows_and_label_the_dotted_separators():
 
 
 def test_paper_rows_keep_the_papers_rows_with_their_features():
-    from aqa_lib.report import paper_rows, rows_from_tables
+    from aqa_lib.experiments import rows_from_tables
+    from aqa_lib.report import paper_rows
 
     table = compare_table(RUNS, "pamfn", "tableI", "fisv", fits=FITS)
     rows = paper_rows(table, "pamfn", "tableI", "fisv", features=True)

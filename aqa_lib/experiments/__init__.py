@@ -37,9 +37,9 @@ from .configs import (
     targets_for,
     variant_modalities,
 )
-from .tables import compare_table, describe_variants, run_table, table_variants
+from .tables import compare_table, describe_variants, rows_from_tables, run_table, table_variants
 
 __all__ = ["COMPARISON_BASELINES", "CONFIG_BUILDERS", "RGB_ONLY", "TRAINING_SCALES", "Comparison",
            "alignment_to_truth", "baseline_config", "builder_for", "compare_table", "comparison_runs",
            "config_builder", "config_for", "describe_variants", "lmac_config", "pamfn_config", "recipe_of",
-           "run_table", "stage1_config", "table_variants", "targets_for", "variant_modalities"]
+           "rows_from_tables", "run_table", "stage1_config", "table_variants", "targets_for", "variant_modalities"]

@@ -98,3 +98,17 @@ def compare_table(results: Sequence[RunResult], paper: str, table: str, dataset:
     methods = list(dict.fromkeys([*rep["method"], *ours["method"]]))
     targets = list(dict.fromkeys([*ours["target"], *rep["target"]]))
     return side_by_side(rep, ours, targets=targets, methods=methods, numeric=numeric)
+
+
+def rows_from_tables(results: Sequence[RunResult], dataset: str, picks: dict[str, tuple[str, str, str]], *,
+                     fits: Sequence[dict] = (), numeric: bool = False) -> pd.DataFrame:
+    """One row per entry of ``picks`` (``{our label: (paper, table, row label)}``), each taken from its own
+    paper's table beside our runs (``compare_table``), e.g. every RGB-only method from the table that reports
+    it. ``fits`` fill the papers' C3D+SVR rows."""
+    rows = []
+    for label, (paper, table, row) in picks.items():
+        frame = compare_table(results, paper, table, dataset, numeric=numeric, fits=fits)
+        if row not in frame.index:
+            raise ValueError(f"{paper} {table} has no row {row!r} for {dataset}; rows: {list(frame.index)}.")
+        rows.append(frame.loc[[row]].rename(index={row: label}))
+    return pd.concat(rows)
