@@ -66,8 +66,8 @@ def test_readme_shows_commands_of_every_kind():
 
 
 def test_no_command_is_left_unchecked():
-    unknown = [c for c in COMMANDS if not (c[0] == "make" or c[0].endswith("papermill") or
-                                           (c[0].endswith("python") and c[1].startswith("benchmarks/")))]
+    unknown = [c for c in COMMANDS if not (c[0] == "make" or c[0].endswith("papermill") or c[1:3] == ["-m", "aqa_lib.cache"]
+                                           or (c[0].endswith("python") and c[1].startswith("benchmarks/")))]
     assert not unknown, f"README commands this test does not know how to check: {unknown}"
 
 
@@ -169,7 +169,20 @@ def test_readme_real_data_command_runs(tmp_path, monkeypatch):
 # benchmarks
 # ------------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("words", [c for c in COMMANDS if c[0].endswith("python")], ids=" ".join)
+@pytest.mark.parametrize("words", [c for c in COMMANDS if c[1:3] == ["-m", "aqa_lib.cache"]], ids=" ".join)
+def test_cache_command_runs(words, tmp_path, monkeypatch, capsys):
+    import numpy as np
+
+    from aqa_lib import cache
+
+    monkeypatch.setenv("AQA_CACHE_DIR", str(tmp_path))
+    cache.save("k", {"config": {"model": "lmac"}, "summary": {}, "history": {}, "meta": {}}, {"x": np.zeros(1)})
+    assert cache.main(words[3:]) == 0
+    assert "cache:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("words", [c for c in COMMANDS if c[0].endswith("python") and c[1] != "-m"],
+                         ids=" ".join)
 def test_benchmark_command_builds_its_jobs(words, monkeypatch):
     words = _substitute(words)
     script = ROOT / words[1]
