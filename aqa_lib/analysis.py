@@ -333,5 +333,52 @@ def lmac_figure_config(variant: str, dataset: str, target: str, *, n_tracked: in
     if not (len(videos) and all(isinstance(i, int) and i >= 0 for i in videos)):
         raise ValueError(f"videos must be a non-empty list of test-split positions, got {videos!r}.")
     record_keys = ("centres", *(f"attention/{m}/-1" for m in get_spec(dataset).modalities))
-    cfg = lmac_config(variant, dataset, target, record_keys=record_keys, **kwargs)
+    cfg = lmac_config(variant, dataset, target, record_keys=record_keys, final_keys=("centres",), **kwargs)
     return cfg.replace(record_train=tuple(range(n_tracked)), record_test=tuple(videos))
+
+
+def query_specialisation(result: Any) -> pd.DataFrame:
+    """Do the queries specialise (what LMAC-Net Figs. 5–10 claim)? One row per modality, last decoder layer,
+    over every test video (needs a run with ``final_keys=("centres",)``, as :func:`lmac_figure_config` makes):
+
+    - ``ordered``: share of videos whose K centres are in strict temporal order;
+    - ``spread``: mean over videos of (last centre − first centre), as a fraction of the routine;
+    - ``mean centres``: each query's mean centre, as a fraction of the routine;
+    - ``inside an element`` / ``uniform reference``: share of centres inside a true element, and the same
+      for K evenly spread centres (synthetic data only);
+    - ``weight deviation``: largest |query weight − 1/K| of the two-level score (0 = uniform weights);
+    - ``cross-modal gap``: mean |c_k^m − c_k^m'| over modality pairs and queries (fraction of the routine).
+    """
+    centres = result.records("test/centres")
+    if not centres or "test/lengths" not in result.arrays:
+        raise ValueError("query_specialisation needs a run recording every test video's centres: "
+                         "final_keys=('centres',) (lmac_figure_config sets it).")
+    lengths = np.asarray(result.arrays["test/lengths"], dtype=np.float64)
+    last: dict[str, str] = {}
+    for key in centres:  # "<modality>/<layer position>"
+        m, layer = key.split("/")
+        if m not in last or int(layer) > int(last[m].split("/")[1]):
+            last[m] = key
+    normalised = _normalised(result)
+    rel = {m: centres[k] if normalised else centres[k] / lengths[:, None] for m, k in last.items()}
+    truths = load_data(result.config).test.truth
+    weights = result.arrays.get("final_test/query_weights")
+    gap = (np.mean([np.abs(rel[a] - rel[b]).mean() for a, b in combinations(rel, 2)])
+           if len(rel) > 1 else np.nan)
+    rows = []
+    for m, c in rel.items():
+        row: dict[str, Any] = {
+            "modality": m, "ordered": float((np.diff(c, axis=1) > 0).all(axis=1).mean()),
+            "spread": float((c[:, -1] - c[:, 0]).mean()),
+            "mean centres": " ".join(f"{v:.2f}" for v in c.mean(axis=0)),
+        }
+        if truths is not None:
+            times = centre_segments(c, lengths, normalised=True)
+            row["inside an element"] = float(element_hit_rate(times, truths).mean())
+            row["uniform reference"] = float(element_hit_rate(uniform_times(lengths, c.shape[1]), truths).mean())
+        if weights is not None:
+            w = np.asarray(weights, dtype=np.float64).reshape(-1, c.shape[1])[0]
+            row["weight deviation"] = float(np.abs(w - 1 / len(w)).max())
+        row["cross-modal gap"] = float(gap)
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -270,3 +270,28 @@ def test_lmac_figure_config_records_what_the_figures_need():
         A.lmac_figure_config("lmac", "fisv", "TES", n_tracked=0)
     with pytest.raises(ValueError, match="videos"):
         A.lmac_figure_config("lmac", "fisv", "TES", videos=[])
+
+
+def test_query_specialisation_hand_made(monkeypatch):
+    # 3 test videos of length 10, K = 3 queries; rgb ordered in 2 of 3 videos, flow in all three
+    rgb = np.array([[0.2, 0.5, 0.8], [0.1, 0.4, 0.7], [0.5, 0.4, 0.6]])
+    flow = np.array([[0.2, 0.5, 0.8], [0.1, 0.4, 0.7], [0.3, 0.4, 0.6]])
+    arrays = {"test/lengths": np.array([10, 10, 10]), "test/centres/rgb/0": np.zeros((3, 3)),
+              "test/centres/rgb/1": rgb, "test/centres/flow/1": flow,
+              "final_test/query_weights": np.array([0.5, 0.25, 0.25])}
+    truth = _truth([1], [2])  # one element on [1, 3): only a centre time in there is inside
+    result = _fake_run(monkeypatch, arrays, {"record_train": []}, train_names=["a"], train_truth=None,
+                       test_names=["x", "y", "z"], test_truth=[truth] * 3)
+    table = A.query_specialisation(result).set_index("modality")
+    assert table.loc["rgb", "ordered"] == pytest.approx(2 / 3) and table.loc["flow", "ordered"] == 1.0
+    assert table.loc["rgb", "spread"] == pytest.approx((0.6 + 0.6 + 0.1) / 3)
+    assert table.loc["rgb", "mean centres"] == "0.27 0.43 0.70"
+    # centre times c·10 − 0.5: rgb video x 1.5 / 4.5 / 7.5 -> one of three inside [1, 3); video y 0.5 / 3.5 /
+    # 6.5 -> none; video z 4.5 / 3.5 / 5.5 -> none
+    assert table.loc["rgb", "inside an element"] == pytest.approx((1 / 3) / 3)
+    assert table.loc["rgb", "uniform reference"] == pytest.approx(1 / 3)  # 1.67 is inside, 5 and 8.33 not
+    assert table.loc["rgb", "weight deviation"] == pytest.approx(0.5 - 1 / 3)
+    assert table.loc["rgb", "cross-modal gap"] == pytest.approx(0.2 / 9)
+    with pytest.raises(ValueError, match="final_keys"):
+        A.query_specialisation(_fake_run(monkeypatch, {}, {"record_train": []}, train_names=["a"],
+                                         train_truth=None, test_names=["t"], test_truth=None))
