@@ -63,3 +63,30 @@ def test_element_order_conventions_in_figure_skating():
                     where[word].append(start / len(video))
     assert len(where["jump"]) > 20 and len(where["spin"]) > 20
     assert np.mean(where["jump"]) + 0.15 < np.mean(where["spin"])
+
+
+def test_calibration_table_marks_values_outside_the_real_spread():
+    from aqa_lib.data.temporal import REAL_FISV_VST, calibration_table
+
+    inside = {k: (v, 0.01) for k, (v, _) in REAL_FISV_VST.items()}
+    outside = {k: (v + 2 * s + 0.01, 0.01) for k, (v, s) in REAL_FISV_VST.items()}
+    table = calibration_table({"a": inside, "b": outside})
+    assert list(table.index) == list(REAL_FISV_VST)
+    assert not table["a"].str.contains("outside").any() and table["b"].str.contains("outside").all()
+
+
+@pytest.mark.real_data
+def test_real_reference_values_are_what_the_release_gives():
+    import os
+    from pathlib import Path
+
+    from aqa_lib.data.temporal import REAL_FISV_VST
+
+    root = os.environ.get("AQA_SHARED_DATA")
+    if not root:
+        pytest.skip("AQA_SHARED_DATA is not set")
+    data = load("fisv", "TES", source="real", data_root=str(Path(root) / "fisv" / "vst_fp16"))
+    measured = temporal_profile(data.train.features["rgb"] + data.test.features["rgb"])
+    for name, (value, spread) in REAL_FISV_VST.items():
+        assert measured[name][0] == pytest.approx(value, abs=0.002), name
+        assert measured[name][1] == pytest.approx(spread, abs=0.002), name

@@ -107,3 +107,31 @@ def temporal_profile(videos: Sequence[np.ndarray], *, seed: int = 0) -> dict[str
         out[f"autocorrelation, lag {row.lag}"] = (float(row.value), float(row.spread))
     out["first vs last quarter cosine"] = quarter_similarity(videos)
     return out
+
+
+REAL_FISV_VST: dict[str, tuple[float, float]] = {
+    "position probe R²": (0.146, 0.035),
+    "autocorrelation, lag 1": (0.715, 0.034),
+    "autocorrelation, lag 4": (0.376, 0.067),
+    "autocorrelation, lag 16": (0.205, 0.072),
+    "autocorrelation, lag 64": (0.196, 0.081),
+    "first vs last quarter cosine": (0.598, 0.176),
+}
+""":func:`temporal_profile` of the real Fis-V VST RGB features (all 500 released videos, seed 0): the values
+the synthetic RGB is calibrated to (value, spread). A real-data test recomputes them from the release."""
+
+
+def calibration_table(profiles: dict[str, dict[str, tuple[float, float]]],
+                      reference: dict[str, tuple[float, float]] = REAL_FISV_VST,
+                      reference_label: str = "real Fis-V VST RGB") -> pd.DataFrame:
+    """Measured temporal profiles (column label -> :func:`temporal_profile`) beside a real reference, one row
+    per measure; ``within real spread`` says, per column, whether the value lies within reference ± spread."""
+    rows = []
+    for measure, (ref, ref_spread) in reference.items():
+        row: dict[str, object] = {"measure": measure, reference_label: f"{ref:.3f} ± {ref_spread:.3f}"}
+        for label, profile in profiles.items():
+            value, spread = profile[measure]
+            inside = abs(value - ref) <= ref_spread
+            row[label] = f"{value:.3f} ± {spread:.3f}" + ("" if inside else " (outside)")
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("measure")
