@@ -16,7 +16,8 @@ How :func:`~aqa_lib.experiments.config_for` reads a recipe (``ds`` the dataset, 
 
 - optimiser: ``optimiser[ds]`` (else ``optimiser["*"]``), with ``scale_optimiser[scale]`` replacing fields;
 - epochs: ``paper_epochs[ds][target]`` (or ``paper_epochs["*"][target]``) at ``paper`` scale, else
-  ``epochs[scale]``, else :data:`TRAINING_SCALES`; a caller's ``epochs`` wins;
+  ``epochs[scale]`` (a number, or dataset → number with :data:`ANY_DATASET` for the others), else
+  :data:`TRAINING_SCALES`; a caller's ``epochs`` wins;
 - batch size: ``batch_size[scale]``, else :data:`TRAINING_SCALES`;
 - model keywords: ``{**model_kwargs[ds or "*"], **width[scale]}``, minus the keys the variant itself sets
   (its registered overrides win), then the caller's overrides, minus ``drop_kwargs``;
@@ -108,7 +109,8 @@ class Recipe:
         source: where the settings come from, in a few words (e.g. ``"LMAC-Net §4.2"``).
         optimiser: dataset name → :class:`Optimiser`; :data:`ANY_DATASET` for the others.
         scale_optimiser: scale → optimiser fields replaced at that scale (e.g. a larger lr at small scales).
-        epochs: scale → epochs (scales not listed: :data:`TRAINING_SCALES`).
+        epochs: scale → epochs, or scale → dataset (or :data:`ANY_DATASET`) → epochs (scales not listed:
+            :data:`TRAINING_SCALES`).
         paper_epochs: dataset (or :data:`ANY_DATASET`) → target → epochs at ``paper`` scale.
         batch_size: scale → batch size (scales not listed: :data:`TRAINING_SCALES`).
         width: scale → model keywords (the model's width at that scale; ``{}`` = the builder's defaults).
@@ -125,7 +127,7 @@ class Recipe:
     source: str
     optimiser: Mapping[str, Optimiser]
     scale_optimiser: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    epochs: Mapping[str, int] = field(default_factory=dict)
+    epochs: Mapping[str, int | Mapping[str, int]] = field(default_factory=dict)
     paper_epochs: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     batch_size: Mapping[str, int] = field(default_factory=dict)
     width: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -168,7 +170,11 @@ class Recipe:
             per_target = {**self.paper_epochs.get(ANY_DATASET, {}), **self.paper_epochs.get(dataset, {})}
             if target in per_target:
                 return int(per_target[target])
-        return int(self.epochs.get(scale, TRAINING_SCALES[scale]["epochs"]))
+        default = TRAINING_SCALES[scale]["epochs"]
+        value = self.epochs.get(scale, default)
+        if isinstance(value, Mapping):
+            value = value.get(dataset, value.get(ANY_DATASET, default))
+        return int(value)
 
     def batch_size_for(self, scale: str) -> int:
         return int(self.batch_size.get(scale, TRAINING_SCALES[scale]["batch_size"]))

@@ -98,6 +98,9 @@ def test_recipe_reading_rules():
     assert r.epochs_for("rg", "Ball", "quick") == 7 and r.batch_size_for("smoke") == 16
     assert r.default_model_kwargs("rg", "smoke") == {"dropout": 0.1, "d_model": 8}  # the width wins
     assert r.default_model_kwargs("fisv", "paper") == {}
+    per_dataset = dataclasses.replace(r, epochs={"quick": {"rg": 100, ANY_DATASET: 50}, "smoke": {"rg": 3}})
+    assert [per_dataset.epochs_for(d, "x", "quick") for d in ("rg", "fisv", "fs1000")] == [100, 50, 50]
+    assert per_dataset.epochs_for("fisv", "TES", "smoke") == TRAINING_SCALES["smoke"]["epochs"]
 
 
 def test_bad_recipes_and_choices_say_what_to_do():
