@@ -49,7 +49,13 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from aqa_lib.analysis import element_midpoints, lmac_figure_config, trajectories, trajectory_summary
+from aqa_lib.analysis import (
+    element_midpoints,
+    lmac_figure_config,
+    query_specialisation,
+    trajectories,
+    trajectory_summary,
+)
 from aqa_lib.data.registry import SEGMENT_SECONDS, get_spec
 from aqa_lib.experiments import targets_for, variant_modalities
 from aqa_lib.notebook import check_params, require_modalities, save_figure, show_table
@@ -224,6 +230,19 @@ summary = pd.DataFrame([{"variant": v, "target": t, **trajectory_summary(traj[(v
 show_table(summary.set_index(["variant", "target"]), title="Attention alignment of the tracked training videos",
            provenance=provenance)
 
+# %% [markdown]
+# ## Do the queries specialise? (every test video, last layer)
+# The same runs measured on the whole test split (`aqa_lib.analysis.query_specialisation`): the share of
+# videos whose K centres are in temporal order, their spread (fraction of the routine), the share of centres
+# inside a true element against evenly spread centres, and the gap between the modalities' centres (fraction
+# of the routine). **What to look for:** ordered centres spread over a good part of the routine (the paper's
+# Fig. 5), and a smaller cross-modal gap with the consistency loss than without (Figs. 7–8).
+
+# %%
+specialisation = pd.concat([query_specialisation(r).assign(variant=v, target=t) for (v, t), r in results.items()])
+show_table(specialisation.set_index(["variant", "target", "modality"]),
+           title="Query specialisation on the test videos", provenance=provenance)
+
 # %%
 # Checks that hold at every scale (nbval runs this notebook at smoke scale in CI).
 assert len(results) == len(VARIANTS) * len(targets)
@@ -238,4 +257,5 @@ for (v, t), tr in traj.items():
     assert len(tr.distance) == len(tr.times) * (len(tr.times) - 1) // 2 >= 1
     assert (tr.truth is not None) == synthetic
 assert np.isfinite(summary.drop(columns=["variant", "target"]).to_numpy(dtype=float)).all()
+assert specialisation["ordered"].between(0, 1).all() and len(specialisation) == len(results) * len(modalities)
 print("alignment_trajectories complete")
