@@ -65,6 +65,7 @@ import typing
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -334,7 +335,21 @@ def run_identity(config: RunConfig, data: AQAData | None = None) -> dict[str, An
         for spec in config.init_from
     ]
     return {"builder": f"{module}.{name}", "settings": settings, "data": data.fingerprint,
+            "files": _file_digests(settings["model_kwargs"]), "package_data": cache.package_data_digest(),
             "code": cache.code_version(code_roots(config)), "torch": torch.__version__}
+
+
+def _file_digests(kwargs: dict[str, Any]) -> dict[str, str]:
+    """Content digests of the files a model keyword names (e.g. a folder of prompt embeddings), so a key
+    follows the files' content, not only their path."""
+    out = {}
+    for name, value in sorted(kwargs.items()):
+        if isinstance(value, str) and value and Path(value).exists():
+            path = Path(value)
+            files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+            out[name] = cache.fingerprint([(p.relative_to(path).as_posix() if path.is_dir() else p.name,
+                                            cache.sampled_file_digest(p)) for p in files])
+    return out
 
 
 def run_key(config: RunConfig, data: AQAData | None = None) -> str:

@@ -492,3 +492,17 @@ def test_resolved_modalities_are_what_the_model_reads():
         resolved = resolved_model_kwargs(cfg, data).get("modalities")
         if resolved is not None:
             assert tuple(resolved) == tuple(model.modalities), name
+
+
+def test_key_follows_the_content_of_files_a_model_keyword_names(tmp_path):
+    from aqa_lib.train import run_key
+
+    folder = tmp_path / "prompts"
+    folder.mkdir()
+    (folder / "a.npy").write_bytes(b"one")
+    cfg = _config(model_kwargs={"scale": 1.0, "dropout": 0.1})
+    with_dir = cfg.replace(model_kwargs={**cfg.model_kwargs, "note": str(folder)})
+    key = run_key(with_dir)
+    assert run_key(with_dir) == key
+    (folder / "a.npy").write_bytes(b"two")  # same path, same size, other content
+    assert run_key(with_dir) != key
