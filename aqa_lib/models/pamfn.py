@@ -171,8 +171,9 @@ Scales (the data scales of :mod:`aqa_lib.data.synthetic`; the optimiser settings
 - ``quick``: d = 32, embedding width 64, K = 3; 20 epochs stage 1, 40 epochs stage 2, batch 32. Measured on
   two shared, busy CPU cores with ``torch.set_num_threads(1)`` (two threads were ~10× slower there), data
   already generated: the complete two-stage PAMFN (three branches, then the full model) took ≈ 80 s on the
-  quick RG data (100 training videos; stage 1 ≈ 3 × 5 s, stage 2 ≈ 50 s at 1.2 s/epoch) and ≈ 3.5 min on the
-  quick Fis-V data (200 longer videos; stage 1 ≈ 3 × 11 s, stage 2 ≈ 160 s at 4 s/epoch).
+  quick RG data as it was before generator v3 (100 training videos; stage 1 ≈ 3 × 5 s, stage 2 ≈ 50 s at
+  1.2 s/epoch; since v3 the quick RG data has all 200 training videos of an apparatus, about twice that) and
+  ≈ 3.5 min on the quick Fis-V data (200 longer videos; stage 1 ≈ 3 × 11 s, stage 2 ≈ 160 s at 4 s/epoch).
 - ``paper``: the paper's width (d = 256, embedding 512, K = 10 RG / 6 Fis-V) and epochs; meant for a GPU.
 
 Other datasets (e.g. FS1000) get the Fis-V settings.
