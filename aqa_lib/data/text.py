@@ -13,12 +13,20 @@ and ``{RG,FS,LOGO}_text_feature.npy``; see ``shared/data/README.md``):
   NumPy arrays with the same values).
 
 :func:`load_prompts` reads the shipped copies (``aqa_lib/data/package_data/mlavl_text/``) or a user folder
-with the same file names; :func:`embed_prompts` re-embeds prompt texts with any text encoder a user has.
+with the same file names; :func:`embed_prompts` re-embeds prompt texts and :func:`reembed_prompts` an edited
+``action-label_{sport}.csv``, with the project's text encoder (:mod:`aqa_lib.text_encoder`: the packaged
+384-d all-MiniLM-L6-v2 of the ``text`` extra) or any callable ``list[str] -> array [n, d]`` a user has.
+
+The released 512-d ViFi-CLIP embeddings stay MLAVL's default. Re-embedded prompts of another width (384 for
+the default encoder) do not plug into a model built for 512-d text as they are: pass ``dim=`` the width
+your model takes, or give the model a projection it learns with the rest (``torch.nn.Linear(384, 512)``
+applied to the prompt embeddings): the layers that read 512-d ViFi-CLIP text do not read another encoder's
+space, so the projection is trained with the model, never fixed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ..paths import PACKAGE_DATA
+from ..text_encoder import Encoder, encode_texts
 from .core import DataError
 
 PROMPT_SPORTS = {"RG": 32, "FS": 42, "LOGO": 63}
@@ -137,9 +146,23 @@ class PromptSet:
             raise ValueError(f"Unknown prompt group {group!r}; valid: {', '.join(slices)}.")
         return self.names[slices[group]]
 
-    def reembedded(self, encoder: Callable[[list[str]], object]) -> PromptSet:
+    def reembedded(
+        self, encoder: Encoder = "default", *, dim: int | None = None, cache: bool = True
+    ) -> PromptSet:
         """A copy whose embeddings come from ``encoder`` (see :func:`embed_prompts`)."""
-        return PromptSet(self.sport, list(self.names), embed_prompts(self.names, encoder))
+        emb = embed_prompts(self.names, encoder, dim=dim, sport=self.sport, cache=cache)
+        return PromptSet(self.sport, list(self.names), emb)
+
+
+def _check_prompt_count(count: int, sport: str, where: str) -> None:
+    n = n_prompts(sport)
+    if count != n:
+        raise DataError(
+            f"{where}: {count} prompt rows, expected {n} for {sport} (2 x {PROMPT_SPORTS[sport]} action "
+            f"prompts + {N_AV_GRADES} + {N_V_GRADES} grade prompts). Edit prompt texts in place, one per row "
+            f"of action-label_{sport}.csv, without adding or dropping rows: each row is an action or grade of "
+            "the sport's vocabulary (action_vocabulary)."
+        )
 
 
 def _read_prompt_csv(path: Path, sport: str) -> list[str]:
@@ -151,11 +174,7 @@ def _read_prompt_csv(path: Path, sport: str) -> list[str]:
             f"{path}: columns must be 'id,name' (MLAVL release), got {','.join(map(str, frame.columns))}."
         )
     n = n_prompts(sport)
-    if len(frame) != n:
-        raise DataError(
-            f"{path}: {len(frame)} prompt rows, expected {n} for {sport} (2 x {PROMPT_SPORTS[sport]} action "
-            f"prompts + {N_AV_GRADES} + {N_V_GRADES} grade prompts)."
-        )
+    _check_prompt_count(len(frame), sport, str(path))
     if frame["id"].tolist() != list(range(n)):
         raise DataError(f"{path}: the id column must run 0..{n - 1} in order (it gives the embedding row).")
     names = [str(s) for s in frame["name"]]
@@ -205,33 +224,69 @@ def load_prompts(sport: str, path: str | Path | None = None) -> PromptSet:
 
 
 def embed_prompts(
-    texts: Sequence[str], encoder: Callable[[list[str]], object], *, dim: int | None = None
+    texts: Sequence[str],
+    encoder: Encoder = "default",
+    *,
+    dim: int | None = None,
+    sport: str | None = None,
+    cache: bool = True,
+    where: str = "the prompt texts",
 ) -> np.ndarray:
-    """Embed ``texts`` with a user text encoder ``encoder(list[str]) -> array [n, d]``.
+    """Embed ``texts`` with the project's text encoder or a user's ``encoder(list[str]) -> array [n, d]``.
+
+    Args:
+        texts: the prompts, in release row order when ``sport`` is given.
+        encoder: ``"default"`` (packaged all-MiniLM-L6-v2, 384-d; ``pip install -e ".[text]"``) or a callable;
+            see :func:`aqa_lib.text_encoder.encode_texts`.
+        dim: the embedding width the caller needs (e.g. 512 for a model built on the released ViFi-CLIP
+            embeddings); a different width is an error that says what to do.
+        sport: ``RG`` / ``FS`` / ``LOGO``: check there is one prompt per row of that sport's prompt set.
+        cache: reuse / write the on-disk embedding cache.
+        where: how errors name the source of ``texts`` (a file path, say).
 
     The result is checked (2-D, one row per text, finite, and ``d == dim`` when given) and returned as
     float32. Torch tensors are accepted (moved to CPU and detached).
     """
-    texts = [str(t) for t in texts]
-    if not texts:
-        raise ValueError("embed_prompts needs at least one text.")
-    out = encoder(list(texts))
-    if hasattr(out, "detach"):
-        out = out.detach().cpu().numpy()
-    arr = np.asarray(out)
-    if arr.ndim != 2 or arr.shape[0] != len(texts):
-        raise DataError(
-            f"The text encoder returned shape {tuple(arr.shape)} for {len(texts)} texts; it must return "
-            f"[{len(texts)}, d] (one embedding row per text)."
-        )
+    if sport is not None:
+        _check_sport(sport)
+        if isinstance(texts, str | bytes):
+            raise TypeError("texts must be a sequence of strings, not one string.")
+        _check_prompt_count(len(texts), sport, where)
+    arr = encode_texts(texts, encoder=encoder, cache=cache)
     if dim is not None and arr.shape[1] != dim:
-        raise DataError(f"The text encoder returned {arr.shape[1]}-d embeddings, expected {dim}.")
-    if not np.issubdtype(arr.dtype, np.number):
-        raise DataError(f"The text encoder returned dtype {arr.dtype}; expected numbers.")
-    arr = arr.astype(np.float32)
-    if not np.isfinite(arr).all():
-        raise DataError("The text encoder returned NaN or Inf values.")
+        released = (
+            f" MLAVL's released prompt embeddings (load_prompts) are the {EMBED_DIM}-d default."
+            if dim == EMBED_DIM
+            else ""
+        )
+        raise DataError(
+            f"{where}: the text encoder returned {arr.shape[1]}-d embeddings, expected {dim}.{released} Use an "
+            f"encoder with {dim}-d output, or give the model a projection from {arr.shape[1]} to {dim} that it "
+            f"learns (torch.nn.Linear({arr.shape[1]}, {dim})) and ask for dim={arr.shape[1]}."
+        )
     return arr
+
+
+def reembed_prompts(
+    sport: str,
+    path: str | Path,
+    encoder: Encoder = "default",
+    *,
+    dim: int | None = None,
+    cache: bool = True,
+) -> PromptSet:
+    """Re-embed an edited prompt file: ``path`` is ``action-label_{sport}.csv`` or a folder holding it.
+
+    The file is checked as in :func:`load_prompts` (columns, row count against the sport's vocabulary, group
+    prefixes; errors name the file), then embedded with ``encoder`` (see :func:`embed_prompts`; ``dim`` checks
+    the width the caller needs). No ``{sport}_text_feature.npy`` is needed.
+    """
+    _check_sport(sport)
+    path = Path(path).expanduser()
+    csv = path / f"action-label_{sport}.csv" if path.is_dir() else path
+    names = _read_prompt_csv(csv, sport)
+    emb = embed_prompts(names, encoder, dim=dim, sport=sport, cache=cache, where=str(csv))
+    return PromptSet(sport=sport, names=names, embeddings=emb)
 
 
 def action_vocabulary(sport: str) -> list[str]:
