@@ -118,3 +118,38 @@ def temporal_infonce_loss(features_by_modality: dict[str, Tensor] | list[Tensor]
         backward = F.cross_entropy(logits.transpose(1, 2).flatten(0, 1), target.flatten())
         total = total + 0.5 * (forward + backward)
     return total / len(pairs)
+
+
+def hard_triplet_loss(embeddings: Tensor, labels: Tensor, margin: float = 1.0) -> Tensor:
+    """Batch-hard triplet loss with cosine distance (MLAVL Eq. 16, as in its official code; from GDLT).
+
+    For every anchor i of ``embeddings`` ``[M, D]``: the hardest positive is the largest cosine distance
+    ``1 − cos`` to another row with the same label (0 when there is none), the hardest negative the smallest
+    distance to a row with a different label; the loss is ``mean_i max(0, d⁺_i − d⁻_i + margin)``. Anchors
+    without a negative (a single label) contribute 0.
+    """
+    z = F.normalize(embeddings, dim=-1)
+    dist = 1.0 - z @ z.T
+    same = labels[:, None] == labels[None, :]
+    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    positive = dist.masked_fill(~same | eye, 0.0).max(dim=1).values
+    negative = dist.masked_fill(same, float("inf")).min(dim=1).values
+    return (positive - negative + margin).clamp(min=0).nan_to_num(posinf=0.0).mean()
+
+
+def query_triplet_loss(features: Tensor, margin: float = 1.0) -> Tensor:
+    """:func:`hard_triplet_loss` on ``[B, K, D]`` query features with labels = query index (MLAVL L_TL: the
+    K grade features of the B videos; a projected text set is passed as ``[1, K, D]``)."""
+    b, k, d = features.shape
+    labels = torch.arange(k, device=features.device).repeat(b)
+    return hard_triplet_loss(features.reshape(b * k, d), labels, margin)
+
+
+def prompt_alignment_loss(grade_features: Tensor, grade_texts: Tensor, *, label_smoothing: float = 0.1) -> Tensor:
+    """MLAVL L_CE (Eq. 17, official form): cross-entropy with label smoothing on the logits
+    ``cos(grade feature k, grade text j)`` (``[B, K, D]`` against ``[K, D]``; no temperature), target k,
+    averaged over the B·K grade features."""
+    logits = F.normalize(grade_features, dim=-1) @ F.normalize(grade_texts, dim=-1).T  # [B, K, K]
+    b, k, _ = logits.shape
+    target = torch.arange(k, device=logits.device).repeat(b)
+    return F.cross_entropy(logits.reshape(b * k, k), target, label_smoothing=label_smoothing)

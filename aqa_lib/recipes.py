@@ -19,6 +19,7 @@ How :func:`~aqa_lib.experiments.config_for` reads a recipe (``ds`` the dataset, 
   ``epochs[scale]`` (a number, or dataset → number with :data:`ANY_DATASET` for the others), else
   :data:`TRAINING_SCALES`; a caller's ``epochs`` wins;
 - batch size: ``batch_size[scale]``, else :data:`TRAINING_SCALES`;
+- training crop: ``window[ds]`` (else ``window["*"]``) segments, else the dataset's ``train_window``;
 - model keywords: ``{**model_kwargs[ds or "*"], **width[scale]}``, minus the keys the variant itself sets
   (its registered overrides win), then the caller's overrides, minus ``drop_kwargs``;
 - ``choices``: allowed values of a model keyword under this recipe (the first is the builder's default),
@@ -113,6 +114,8 @@ class Recipe:
             :data:`TRAINING_SCALES`).
         paper_epochs: dataset (or :data:`ANY_DATASET`) → target → epochs at ``paper`` scale.
         batch_size: scale → batch size (scales not listed: :data:`TRAINING_SCALES`).
+        window: dataset (or :data:`ANY_DATASET`) → training crop length in segments (datasets not listed:
+            the dataset's ``train_window``, 70 RG / 130 Fis-V).
         width: scale → model keywords (the model's width at that scale; ``{}`` = the builder's defaults).
         model_kwargs: dataset (or :data:`ANY_DATASET`) → model keywords the paper sets per dataset.
         drop_kwargs: caller keywords that select how the variant is trained but are not passed to its
@@ -130,6 +133,7 @@ class Recipe:
     epochs: Mapping[str, int | Mapping[str, int]] = field(default_factory=dict)
     paper_epochs: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     batch_size: Mapping[str, int] = field(default_factory=dict)
+    window: Mapping[str, int] = field(default_factory=dict)
     width: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     model_kwargs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     drop_kwargs: tuple[str, ...] = ()
@@ -175,6 +179,10 @@ class Recipe:
         if isinstance(value, Mapping):
             value = value.get(dataset, value.get(ANY_DATASET, default))
         return int(value)
+
+    def window_for(self, dataset: str) -> int:
+        """Training crop length on ``dataset`` (0 = the dataset's own ``train_window``)."""
+        return int(self.window.get(dataset, self.window.get(ANY_DATASET, 0)))
 
     def batch_size_for(self, scale: str) -> int:
         return int(self.batch_size.get(scale, TRAINING_SCALES[scale]["batch_size"]))

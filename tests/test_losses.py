@@ -222,3 +222,50 @@ def test_temporal_infonce_gradients_pull_modalities_together():
         temporal_infonce_loss([a, b]).backward()
         opt.step()
     assert temporal_infonce_loss([a, b]).item() < 0.2 * start
+
+
+def test_hard_triplet_loss_hand_made():
+    """MLAVL L_TL: A = (1, 0) and C = (1, 1) share label 0, B = (0, 1) has label 1; cosine distances
+    d(A, B) = 1, d(A, C) = d(B, C) = 1 − 1/√2. Margin 1: A: d(A,C) − d(A,B) + 1 = 1 − 1/√2; B (no positive):
+    0 − d(B,C) + 1 = 1/√2; C: d(C,A) − d(C,B) + 1 = 1 → mean 2/3. Margin 0.1: only C, 0.1 → 0.1/3."""
+    from aqa_lib.losses import hard_triplet_loss
+
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], requires_grad=True)
+    labels = torch.tensor([0, 1, 0])
+    loss = hard_triplet_loss(x, labels, margin=1.0)
+    assert torch.allclose(loss, torch.tensor(2.0 / 3.0), atol=1e-6)
+    assert torch.allclose(hard_triplet_loss(x * 7.0, labels, margin=0.1), torch.tensor(0.1 / 3.0), atol=1e-6)
+    loss.backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+    # a single label: no negatives, no loss
+    assert hard_triplet_loss(x, torch.zeros(3, dtype=torch.long)).item() == 0.0
+
+
+def test_query_triplet_loss_labels_are_query_indices():
+    """Two videos with the same two orthogonal queries: positives at distance 0, negatives at 1, so the loss is
+    max(0, 0 − 1 + δ): 0 for δ = 1, 0.5 for δ = 1.5. Swapping one video's queries makes both terms hard."""
+    from aqa_lib.losses import query_triplet_loss
+
+    q = torch.eye(2)[None].repeat(2, 1, 1)  # [B=2, K=2, D=2]
+    assert query_triplet_loss(q, 1.0).item() == 0.0
+    assert torch.allclose(query_triplet_loss(q, 1.5), torch.tensor(0.5))
+    swapped = torch.stack([torch.eye(2), torch.eye(2).flip(0)])
+    # every anchor: hardest positive at distance 1, hardest negative at 0 -> 1 − 0 + 1 = 2
+    assert torch.allclose(query_triplet_loss(swapped, 1.0), torch.tensor(2.0))
+    # a text set is passed as [1, K, D]: no positives, negatives at distance 1 -> 0 for δ = 1
+    assert query_triplet_loss(torch.eye(3)[None], 1.0).item() == 0.0
+
+
+def test_prompt_alignment_loss_hand_made():
+    """MLAVL L_CE: grade features equal to their (orthogonal) texts give cosine logits [1, 0] / [0, 1] (no
+    temperature); with smoothing 0.1 the loss is 0.9·log(1 + e⁻¹) + 0.1·mean(log(1 + e⁻¹), 1 + log(1 + e⁻¹))."""
+    from aqa_lib.losses import prompt_alignment_loss
+
+    texts = torch.eye(2)
+    feats = (texts * 5.0)[None].repeat(3, 1, 1)  # cosine: the scale does not matter
+    nll = math.log(1 + math.exp(-1))
+    expected = 0.9 * nll + 0.1 * (nll + (1 + nll)) / 2
+    assert torch.allclose(prompt_alignment_loss(feats, texts), torch.tensor(expected), atol=1e-6)
+    assert torch.allclose(prompt_alignment_loss(feats, texts, label_smoothing=0.0), torch.tensor(nll), atol=1e-6)
+    # swapped targets: each feature matches the other prompt -> larger loss
+    assert prompt_alignment_loss(feats.flip(1), texts) > prompt_alignment_loss(feats, texts)

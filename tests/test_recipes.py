@@ -67,7 +67,7 @@ def test_every_paper_variant_has_a_recipe_and_configures():
         families.setdefault(recipe.family, []).append(name)
         cfg = config_for(name, "fisv", "TES", scale="smoke")
         assert cfg.model in (name, recipe.same_run_as) and cfg.epochs == 2
-    assert set(families) == {"lmac", "pamfn", "baselines"}
+    assert set(families) == {"lmac", "pamfn", "baselines", "mlavl"}
 
 
 def test_pretraining_stages_come_from_the_recipe():
@@ -101,6 +101,8 @@ def test_recipe_reading_rules():
     per_dataset = dataclasses.replace(r, epochs={"quick": {"rg": 100, ANY_DATASET: 50}, "smoke": {"rg": 3}})
     assert [per_dataset.epochs_for(d, "x", "quick") for d in ("rg", "fisv", "fs1000")] == [100, 50, 50]
     assert per_dataset.epochs_for("fisv", "TES", "smoke") == TRAINING_SCALES["smoke"]["epochs"]
+    cropped = dataclasses.replace(r, window={"rg": 68, ANY_DATASET: 95})
+    assert (cropped.window_for("rg"), cropped.window_for("fs1000"), r.window_for("rg")) == (68, 95, 0)
 
 
 def test_bad_recipes_and_choices_say_what_to_do():

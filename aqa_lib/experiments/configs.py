@@ -100,6 +100,7 @@ def config_for(variant: str, dataset: str, target: str, *, scale: str = "quick",
         model=variant, dataset=ds, target=target, model_kwargs=model_kwargs, source=source, data_root=data_root,
         scale=scale if source == "synthetic" else "paper", data_seed=data_seed, seed=seed,
         epochs=epochs or recipe.epochs_for(ds, target, scale), batch_size=recipe.batch_size_for(scale),
+        window=recipe.window_for(ds),
         **recipe.optimiser_for(ds, scale).run_fields(), device=device, record_keys=tuple(record_keys),
         final_keys=tuple(final_keys), save_weights=recipe.save_weights, init_from=init_from, freeze=freeze,
     )

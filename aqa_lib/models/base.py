@@ -97,7 +97,7 @@ def register(name: str, builder: Builder, *, description: str, paper: str = "", 
     return variant
 
 
-PAPER_MODULES = ("lmac", "baselines", "pamfn")
+PAPER_MODULES = ("lmac", "baselines", "pamfn", "mlavl")
 """Modules whose import registers their variants (one per paper, plus baselines as they are added)."""
 
 
