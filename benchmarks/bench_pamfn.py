@@ -1,7 +1,7 @@
-"""PAMFN and GDLT training-speed benchmark at the papers' configurations: prints seconds per epoch.
+"""PAMFN, GDLT and MLAVL training-speed benchmark at the papers' configurations: prints seconds per epoch.
 
     python benchmarks/bench_pamfn.py [--dataset fisv] [--target TES] [--epochs 2] [--device cpu] [--threads 1]
-        [--jobs pamfn_stage2 pamfn_one_stage pamfn_rgb gdlt]
+        [--jobs pamfn_stage2 pamfn_one_stage pamfn_rgb gdlt mlavl]
 
 Each job is the paper-scale :class:`~aqa_lib.train.RunConfig` the notebooks use, trained by the real engine
 (:func:`aqa_lib.train.train`, no cache) for ``--epochs`` epochs on the synthetic data at ``paper`` scale
@@ -19,6 +19,7 @@ import time
 
 import torch
 
+from aqa_lib.experiments import config_for
 from aqa_lib.experiments.baselines import baseline_config
 from aqa_lib.experiments.pamfn import pamfn_config, stage1_config
 from aqa_lib.train import RunConfig, load_data, train
@@ -31,6 +32,7 @@ def _jobs(dataset: str, target: str) -> dict[str, RunConfig]:
     for m in ("rgb", "flow", "audio"):
         jobs[f"pamfn_{m}"] = stage1_config(m, dataset, target, scale="paper")
     jobs["gdlt"] = baseline_config("gdlt", dataset, target, scale="paper")
+    jobs["mlavl"] = config_for("mlavl", dataset, target, scale="paper")  # official config: RGB + audio, batch 64
     return jobs
 
 
