@@ -17,6 +17,7 @@ from aqa_lib.models.mlavl import (
     MLAVL_RECIPE,
     MaskedBatchNorm1d,
     action_graph_adjacency,
+    build_mlavl,
     grade_score,
     resample_grades,
 )
@@ -26,7 +27,8 @@ DIMS = {"rgb": 24, "audio": 12}
 SMALL = {"d_model": 16, "n_heads": 2}
 B, T = 3, 10
 LENGTHS = (10, 7, 4)
-MLAVL_VARIANTS = list(variants("mlavl"))
+MLAVL_VARIANTS = [n for n, v in variants("mlavl").items() if v.builder is build_mlavl]
+"""Variants of the MLAVL model itself (Table 4's are GDLT with and without the MAG² plug-in)."""
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -244,6 +246,9 @@ def test_registry_matches_the_paper_tables():
         assert v.reported_method in labels, (name, v.reported_method)
         seen.add(v.table)
     assert seen == expected
+    table4 = {n: get_variant(n) for n in variants("mlavl/table4/")}
+    assert set(table4) == {"mlavl/table4/gdlt", "mlavl/table4/gdlt_mag2"}
+    assert {v.reported_method for v in table4.values()} <= set(row_labels(reported("mlavl", "table4")))
     assert len([n for n in MLAVL_VARIANTS if n.startswith("mlavl/table5/")]) == 11
     assert len(set(row_labels(reported("mlavl", "table5")))) == 11  # every Table 5 row is a variant
 
@@ -303,3 +308,30 @@ def test_smoke_training_through_the_engine(tmp_path, monkeypatch):
     assert len(result.history) == 1
     pred = result.arrays["test_pred_last"]
     assert pred.shape == result.arrays["test_true"].shape and np.isfinite(pred).all()
+
+
+def test_mag2_plugs_into_gdlt_for_table4():
+    import torch
+
+    from aqa_lib.experiments import config_for
+    from aqa_lib.models.base import count_parameters, create_model
+
+    native = create_model("mlavl/table4/gdlt", in_dims={"rgb": 64}, d_model=32)
+    guided = create_model("mlavl/table4/gdlt_mag2", in_dims={"rgb": 64}, d_model=32)
+    graph = 2 * 32 * 16 + 16 + 2 * 16 * 32 + 32  # two SAGE layers 32 -> 16 -> 32 (neighbour + root weights)
+    text = 512 * 256 + 256 + 2 * 256 + 256 * 32 + 32 + 2 * 32  # Projection(512 -> 256 -> 32) with its BNs
+    assert count_parameters(guided) - count_parameters(native) == graph + text
+    torch.manual_seed(0)
+    x = torch.randn(2, 12, 64)
+    mask = torch.ones(2, 12, dtype=torch.bool)
+    mask[1, 8:] = False
+    guided.eval()
+    padded = guided({"rgb": x}, mask).score[1]
+    alone = guided({"rgb": x[1:, :8]}, mask[1:, :8]).score[0]
+    assert torch.allclose(padded, alone, atol=1e-5)  # padding does not reach the graph's clips
+    guided.train()
+    out = guided({"rgb": x}, mask)
+    guided.loss(out, torch.rand(2))[0].backward()
+    assert guided.mag2.graph.conv1.lin_neigh.weight.grad.abs().sum() > 0
+    assert config_for("mlavl/table4/gdlt_mag2", "logo", "score", scale="smoke").model_kwargs["sport"] == "LOGO"
+    assert config_for("mlavl/table4/gdlt_mag2", "fisv", "TES", scale="smoke").model_kwargs["sport"] == "FS"

@@ -345,7 +345,7 @@ class GDLT(BaselineModel):
         (p, summing to 1), ``grades`` ``[K]``, ``lengths`` ``[B]``."""
         xs, mask = self._inputs(features, mask)
         x = torch.cat([xs[m] for m in self.modalities], dim=-1)
-        h = self.in_proj(x.transpose(1, 2)).transpose(1, 2)  # [B, T, d]
+        h = self.guide(self.in_proj(x.transpose(1, 2)).transpose(1, 2), mask)  # [B, T, d]
         padding = ~mask if (self.use_mask or not self.training) else None
         memory = self.encoder(h, src_key_padding_mask=padding)
         queries = self.queries.weight.unsqueeze(0).expand(h.shape[0], -1, -1)
@@ -354,6 +354,11 @@ class GDLT(BaselineModel):
         score, probs = grade_score(logits, self.grades)
         return ModelOutput(score, {"query_features": feats, "grade_logits": logits, "grade_probs": probs,
                                    "grades": self.grades, "lengths": mask.sum(dim=1)})
+
+    def guide(self, h: Tensor, mask: Tensor) -> Tensor:
+        """Clip features after ``in_proj`` ``[B, T, d]``: unchanged here; a plug-in (MLAVL's MAG²,
+        :class:`aqa_lib.models.mlavl.GDLTWithMAG2`) overrides this to add action knowledge."""
+        return h
 
     def loss(self, output: ModelOutput, labels: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """``MSE + α · hard triplet`` (query features flattened to B·K vectors, label = query index)."""
