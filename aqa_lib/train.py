@@ -305,8 +305,8 @@ def _keyword_defaults(fn: Any) -> tuple[dict[str, Any], bool]:
 def resolved_model_kwargs(config: RunConfig, data: AQAData | None = None) -> dict[str, Any]:
     """Every keyword the model is built with: the builder's signature defaults (and, for a builder that
     forwards ``**cfg`` to the class named as its return type, that class's keyword defaults), then the
-    variant's overrides, then the config's ``model_kwargs``; ``modalities`` left at None means all the
-    data's modalities (the model contract). Two variant names that resolve alike are the same model."""
+    variant's overrides, then the config's ``model_kwargs``; ``modalities`` left at None is what the model
+    then reads on this data. Two variant names that resolve alike are the same model."""
     builder = get_variant(config.model).builder
     defaults, forwards = _keyword_defaults(builder)
     if forwards:
@@ -318,9 +318,19 @@ def resolved_model_kwargs(config: RunConfig, data: AQAData | None = None) -> dic
             defaults = {**_keyword_defaults(returned.__init__)[0], **defaults}
     kwargs = {**defaults, **model_config(config.model, **config.model_kwargs)}
     if "modalities" in kwargs and kwargs["modalities"] is None:
-        data = data if data is not None else load_data(config)
-        kwargs["modalities"] = list(data.modalities)
+        kwargs["modalities"] = list(_built_modalities(config, data if data is not None else load_data(config)))
     return kwargs
+
+
+def _built_modalities(config: RunConfig, data: AQAData) -> tuple[str, ...]:
+    """What ``modalities=None`` becomes for this model on this data: the model decides (all the data's, or
+    e.g. MLAVL's RGB plus audio), read from a copy built on the meta device (no memory, no initialisation)."""
+    try:
+        with torch.device("meta"):
+            model = create_model(config.model, in_dims=dict(data.modalities), **config.model_kwargs)
+        return tuple(model.modalities)
+    except Exception:  # noqa: BLE001 - a builder that cannot run on meta: the contract's default
+        return tuple(data.modalities)
 
 
 def run_identity(config: RunConfig, data: AQAData | None = None) -> dict[str, Any]:
