@@ -155,6 +155,43 @@ def parse_list(name: str, value: Any) -> list[int]:
     return value
 
 
+def parse_targets(dataset: str, value: Any) -> list[str] | str:
+    """The ``targets`` parameter: ``"paper"`` (kept: the targets the notebook's paper table reports, resolved
+    by :func:`table_targets`), ``"all"`` (every target of ``dataset``), or a list of target names, also as the
+    text papermill passes (``-p targets "[TES, PCS]"``, ``"TES PCS"``, ``"TES,PCS"``); names are checked."""
+    from .data.registry import get_spec
+
+    spec = get_spec(dataset)
+    if isinstance(value, str):
+        text = value.strip()
+        if text in ("paper", "all"):
+            return list(spec.targets) if text == "all" else "paper"
+        value = [w.strip("'\" ") for w in text.strip("[]()").replace(",", " ").split() if w.strip("'\" ")]
+    if isinstance(value, tuple):
+        value = list(value)
+    if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+        raise ValueError(f"targets must be 'paper', 'all' or a non-empty list of target names of {spec.name} "
+                         f"({', '.join(spec.targets)}), got {value!r}.")
+    return [spec.check_target(v) for v in dict.fromkeys(value)]
+
+
+def table_targets(paper: str, table: str, dataset: str, targets: Sequence[str] | str = "paper") -> list[str]:
+    """The targets to train for one paper table: ``"paper"`` → those the table prints for ``dataset`` (all of
+    the dataset's when it prints only ``Avg.``, e.g. MLAVL's RG-Avg.), in the dataset's order; a list → itself.
+    """
+    from .data.registry import get_spec
+    from .tables import reported
+
+    spec = get_spec(dataset)
+    if targets != "paper":
+        return [spec.check_target(t) for t in targets]
+    rep = reported(paper, table)
+    printed = set(rep.loc[rep["dataset"] == spec.name, "target"]) - {"Avg.", "all"}
+    if rep[rep["dataset"] == spec.name].empty:
+        raise ValueError(f"{PAPER_TITLES.get(paper, paper)} {table_label(table)} reports nothing on {spec.name}.")
+    return [t for t in spec.targets if t in printed] or list(spec.targets)
+
+
 def injected_parameters(namespace: Mapping[str, Any]) -> list[str]:
     """Names papermill assigned in this kernel: the assignments of every executed cell that starts with
     papermill's ``# Parameters`` line (IPython keeps the executed cells in ``In``)."""
@@ -200,7 +237,7 @@ def check_params(params: Mapping[str, Any], *, choices: Mapping[str, Iterable[An
             notebook's ``scale``, ``device``, ``seeds``, ... hold them after this call.
         notebook: the notebook's name, recorded with its figures in ``figures/manifest.csv``.
 
-    Checks ``dataset`` (and ``target`` against it), ``source`` (``real`` needs an existing ``data_root``),
+    Checks ``dataset`` (and ``target`` against it; ``targets`` is read by :func:`parse_targets`), ``source`` (``real`` needs an existing ``data_root``),
     ``scale``, ``device``, ``seed`` / ``epochs`` (non-negative integers), the list parameters
     (:data:`LIST_PARAMETERS`) and ``choices``. Returns a new dict of resolved values.
     """
@@ -217,6 +254,8 @@ def check_params(params: Mapping[str, Any], *, choices: Mapping[str, Iterable[An
         out["dataset"] = spec.name
         if "target" in out and out["target"] not in ("", None, "all"):
             spec.check_target(out["target"])
+        if "targets" in out:
+            out["targets"] = parse_targets(spec.name, out["targets"])
     if "source" in out:
         check_choice("source", out["source"], SOURCES)
         if out["source"] == "real" and not out.get("data_root"):
@@ -577,11 +616,13 @@ class TableStudy:
         return fig
 
 
-def run_paper_table(paper: str, table: str, params: Mapping[str, Any], **run_kwargs: Any) -> TableStudy:
+def run_paper_table(paper: str, table: str, params: Mapping[str, Any], *, targets: Sequence[str] | None = None,
+                    **run_kwargs: Any) -> TableStudy:
     """Train (or fetch from the cache) every row of one paper table that the data can feed.
 
     ``params`` are the notebook's resolved parameters (:func:`check_params`: ``dataset``, ``target``,
-    ``seeds``, ``scale``, ``source``, ``data_root``, ``device``, ``epochs``); ``run_kwargs`` go to
+    ``seeds``, ``scale``, ``source``, ``data_root``, ``device``, ``epochs``); ``targets`` (e.g. from
+    :func:`table_targets`) replaces the one ``target`` / ``all`` of ``params``; ``run_kwargs`` go to
     :func:`aqa_lib.experiments.run_table` (e.g. ``final_keys``, ``model_kwargs``, ``only``). Prints the
     provenance and how many runs came from the cache. When no row can run on the data's modalities (e.g. a
     three-modality table on the RGB-only real Fis-V release), stops saying which notebooks and rows do.
@@ -590,7 +631,7 @@ def run_paper_table(paper: str, table: str, params: Mapping[str, Any], **run_kwa
     from .train import load_data
 
     dataset = params["dataset"]
-    targets = targets_for(dataset, params.get("target", "all"))
+    targets = list(targets) if targets is not None else targets_for(dataset, params.get("target", "all"))
     seeds = list(params.get("seeds", [params.get("seed", 0)]))
     rows = table_variants(paper, table)
     source, data_root = params.get("source", "synthetic"), params.get("data_root", "")

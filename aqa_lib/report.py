@@ -28,7 +28,8 @@ PROTOCOL_COLUMNS = {"papers": "papers_spearman", "last": "last_spearman", "holdo
 
 
 def reproduced_rows(results: Sequence, *, method: Callable[[object], str] | None = None,
-                    protocols: Sequence[str] = ("papers", "last"), average: bool = True) -> pd.DataFrame:
+                    protocols: Sequence[str] = ("papers", "last"), average: bool = True,
+                    metric: str = "spearman") -> pd.DataFrame:
     """Tidy rows of mean ± std over seeds per (method, dataset, target, protocol), plus Fisher-z ``Avg.``.
 
     Args:
@@ -36,17 +37,20 @@ def reproduced_rows(results: Sequence, *, method: Callable[[object], str] | None
         method: names a run's row (default: the run's model variant name).
         protocols: which summary numbers to report (``papers``, ``last``, ``holdout``).
         average: add the ``Avg.`` target when a method has more than one target.
+        metric: ``spearman`` (default), or another of the run's metrics (``mse``, ``rl2``): the run's value
+            at each protocol's epoch (``papers_mse`` is the MSE at the best-Spearman test epoch). ``Avg.`` is
+            the Fisher-z mean for Spearman and the arithmetic mean otherwise (as the papers average MSE).
     """
     method = method or (lambda r: r.config.model)
     raw = []
     for r in results:
         for p in protocols:
-            col = PROTOCOL_COLUMNS[p]
+            col = PROTOCOL_COLUMNS[p] if metric == "spearman" else f"{p}_{metric}"
             if col in r.summary:
                 raw.append({"method": method(r), "dataset": r.config.dataset, "target": r.config.target,
                             "protocol": p, "seed": r.config.seed, "value": float(r.summary[col]),
                             "provenance": r.meta["provenance"].split(":")[0]})
-    return _aggregate(pd.DataFrame(raw), average)
+    return _aggregate(pd.DataFrame(raw), average, fisher_z=metric == "spearman")
 
 
 def fit_rows(fits: Sequence[dict], *, method: str, protocols: Sequence[str] = ("papers", "last"),
@@ -69,8 +73,9 @@ def fit_rows(fits: Sequence[dict], *, method: str, protocols: Sequence[str] = ("
     return _aggregate(pd.DataFrame(raw), average)
 
 
-def _aggregate(frame: pd.DataFrame, average: bool) -> pd.DataFrame:
-    """Per-seed rows → mean ± std per (method, dataset, target, protocol), with the per-seed Fisher-z Avg."""
+def _aggregate(frame: pd.DataFrame, average: bool, fisher_z: bool = True) -> pd.DataFrame:
+    """Per-seed rows → mean ± std per (method, dataset, target, protocol), with the per-seed Avg. (Fisher-z
+    mean of correlations, or the arithmetic mean of other metrics)."""
     if frame.empty:
         return pd.DataFrame(columns=["method", "dataset", "target", "protocol", "mean", "std", "n_seeds",
                                      "provenance"])
@@ -79,7 +84,8 @@ def _aggregate(frame: pd.DataFrame, average: bool) -> pd.DataFrame:
         for (m, d, p, s), g in frame.groupby(["method", "dataset", "protocol", "seed"], sort=False):
             if g["target"].nunique() > 1:
                 avg.append({"method": m, "dataset": d, "target": "Avg.", "protocol": p, "seed": s,
-                            "value": fisher_z_mean(g["value"].to_numpy()), "provenance": g["provenance"].iloc[0]})
+                            "value": fisher_z_mean(g["value"].to_numpy()) if fisher_z else float(g["value"].mean()),
+                            "provenance": g["provenance"].iloc[0]})
         frame = pd.concat([frame, pd.DataFrame(avg)], ignore_index=True)
     return (frame.groupby(["method", "dataset", "target", "protocol"], sort=False)
             .agg(mean=("value", "mean"), std=("value", "std"), n_seeds=("value", "size"),
@@ -237,3 +243,71 @@ def paper_rows(frame: pd.DataFrame, paper: str, table: str, dataset: str, *, fea
         out.insert(0, ("features", "") if isinstance(out.columns, pd.MultiIndex) else "features",
                    [feats[m] for m in out.index])
     return out
+
+
+def paper_comparison(results: Sequence, paper: str, table: str, dataset: str, *, metric: str = "spearman",
+                     fits: Sequence[dict] = (), fit_label: str = "C3D+SVR", labels: dict[str, str] | None = None,
+                     targets: Sequence[str] | None = None, numeric: bool = False, features: bool = False,
+                     status: bool = False, ours_metric: str | None = None, factor: float = 1.0) -> pd.DataFrame:
+    """One paper table (one dataset, one metric) beside our runs, with every printed row kept apart.
+
+    Unlike :func:`aqa_lib.experiments.compare_table` (Spearman only), this takes any metric the runs recorded
+    (``mse``, ``rl2``; ``Avg.`` of a non-correlation is the arithmetic mean, as the papers print it) and keeps
+    apart a method the paper prints with several feature sets (MLAVL Table 3's MS-LSTM on I3D and on VST
+    become ``"MS-LSTM (I3D)"`` and ``"MS-LSTM (VST)"``).
+
+    Args:
+        results: finished runs; a run's row is ``labels[variant]`` if given, else the compare_table rule (a
+            variant of ``paper`` or a whole method such as ``gdlt`` → its ``reported_method``; another
+            paper's ablation variant keeps its registered name).
+        fits: pooled-SVR fits filling the ``fit_label`` row (Spearman only).
+        ours_metric, factor: our runs' metric when the paper's is named otherwise, and the factor to its
+            printed unit (MLAVL Table 4 prints ``r_l2_x100``: ``ours_metric="rl2", factor=100``).
+        targets: the target columns. Default: the targets we ran, plus ``Avg.`` only when it averages what
+            the paper's ``Avg.`` averages (every target the paper prints for ``dataset``, or every target of
+            the dataset when the paper prints only ``Avg.``); with no runs, the paper's targets.
+        features: put the paper's feature (backbone) column first. ``status``: put a ``here`` column first,
+            ``trained`` for rows with a number of ours and ``reported only`` for the others.
+
+    Rows: the paper's, in its order, then ours that the table does not print.
+    """
+    from .data.registry import get_spec
+    from .models.base import variants
+    from .tables import reported, row_labels
+
+    ds = get_spec(dataset).name
+    rep = reported(paper, table)
+    rep = rep[(rep["dataset"] == ds) & (rep["metric"] == metric)].copy()
+    rep["label"] = row_labels(rep) if len(rep) else pd.Series(dtype=str)
+    several = rep.groupby("label")["features"].nunique() if len(rep) else pd.Series(dtype=int)
+    rep["method"] = [f"{lab} ({feat})" if several.get(lab, 0) > 1 and feat else lab
+                     for lab, feat in zip(rep["label"], rep["features"], strict=True)]
+    if labels is None:
+        labels = {name: (v.reported_method or name) if (v.paper == paper or "/" not in name) else name
+                  for name, v in variants().items()}
+    runs = [r for r in results if r.config.dataset == ds]
+    ours = reproduced_rows(runs, method=lambda r: labels.get(r.config.model, r.config.model),
+                           metric=ours_metric or metric)
+    ours[["mean", "std"]] = ours[["mean", "std"]] * factor
+    if fits and metric == "spearman":
+        ours = pd.concat([ours, fit_rows([f for f in fits if f["dataset"] == ds], method=fit_label)],
+                         ignore_index=True)
+    if targets is None:
+        spec_targets = list(get_spec(ds).targets)
+        ran = [t for t in spec_targets if t in set(ours["target"])]
+        printed = [t for t in dict.fromkeys(rep["target"]) if t != "Avg."]
+        if not ran:
+            targets = list(dict.fromkeys(rep["target"]))
+        else:
+            covered = set(printed or spec_targets) <= set(ran)
+            targets = [*ran, *(["Avg."] if len(ran) > 1 and covered else [])]
+    methods = list(dict.fromkeys([*rep["method"], *ours["method"]]))
+    table_frame = side_by_side(rep.drop(columns="metric"), ours, targets=targets, methods=methods, numeric=numeric)
+    if features:
+        feats = rep.drop_duplicates("method").set_index("method")["features"]
+        table_frame.insert(0, ("features", ""), [feats.get(m, "") for m in table_frame.index])
+    if status:
+        ran_rows = set(ours["method"])
+        table_frame.insert(0, ("here", ""), ["trained" if m in ran_rows else "reported only"
+                                             for m in table_frame.index])
+    return table_frame

@@ -184,3 +184,17 @@ def test_three_modality_table_on_real_rgb_only_features_says_what_runs():
     with pytest.raises(ValueError, match=r"(?s)No row of PAMFN Table V can run on this data.*"
                                          r"ablation_modalities: LMAC-Net Table 7 row 'RGB'.*pamfn_baselines"):
         notebook.run_paper_table("pamfn", "tableV", params)
+
+
+def test_targets_parameter_and_the_targets_a_paper_table_prints():
+    from aqa_lib.notebook import parse_targets, table_targets
+
+    assert parse_targets("fs1000", "paper") == "paper"
+    assert parse_targets("fs1000", "[TES, PCS]") == parse_targets("fs1000", ["TES", "PCS"]) == ["TES", "PCS"]
+    assert parse_targets("rg", "all") == ["Ball", "Clubs", "Hoop", "Ribbon"]
+    with pytest.raises(ValueError, match="Unknown target"):
+        parse_targets("fs1000", "TES, XX")
+    assert check_params({**BASE, "dataset": "fs1000", "targets": "TES PCS"})["targets"] == ["TES", "PCS"]
+    assert table_targets("mlavl", "table5", "fs1000") == ["TES", "PCS"]
+    assert table_targets("mlavl", "table5", "rg") == ["Ball", "Clubs", "Hoop", "Ribbon"]  # only RG-Avg. printed
+    assert table_targets("mlavl", "supp_table4", "fs1000", ["PCS"]) == ["PCS"]

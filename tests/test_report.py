@@ -195,3 +195,28 @@ def test_table_study_bar_chart_is_saved_with_provenance_and_paper_name(tmp_path,
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["Ranked FusionNets (Ours)"]
     assert any("SYNTHETIC data (test)" in t.get_text() for t in fig.texts)
     plt.close(fig)
+
+
+def test_reproduced_rows_of_another_metric_average_arithmetically():
+    runs = [SimpleNamespace(config=r.config, summary={**r.summary, "papers_mse": 10.0 * i, "last_mse": 20.0 * i},
+                            meta=r.meta) for i, r in enumerate(RUNS, start=1)]
+    rows = reproduced_rows(runs, metric="mse").set_index(["target", "protocol"])
+    assert rows.loc[("TES", "last"), "mean"] == pytest.approx((20 + 60) / 2)
+    assert rows.loc[("Avg.", "papers"), "mean"] == pytest.approx(np.mean([(10 + 20) / 2, (30 + 40) / 2]))
+
+
+def test_paper_comparison_keeps_feature_sets_apart_and_marks_reported_only_rows():
+    from aqa_lib.report import paper_comparison
+
+    run = SimpleNamespace(config=SimpleNamespace(model="gdlt", dataset="rg", target="Ball", seed=0),
+                          summary={"papers_spearman": 0.5, "last_spearman": 0.4, "papers_mse": 9.0, "last_mse": 8.0},
+                          meta={"provenance": "SYNTHETIC data (test): details"})
+    table = paper_comparison([run], "mlavl", "table3", "rg", status=True, features=True)
+    assert {"MS-LSTM (I3D)", "MS-LSTM (VST)"} <= set(table.index) and "MS-LSTM" not in table.index
+    assert list(table.columns.get_level_values(0).unique()) == ["here", "features", "Ball"]  # no Avg. of one target
+    assert table.loc["GDLT", ("here", "")] == "trained" and table.loc["QTD", ("here", "")] == "reported only"
+    assert table.loc["MS-LSTM (VST)", ("features", "")] == "VST"
+    mse = paper_comparison([run], "mlavl", "table3", "rg", metric="mse", numeric=True)
+    assert mse.loc["GDLT", ("Ball", "last")] == pytest.approx(8.0)
+    rl2 = paper_comparison([], "mlavl", "table4", "logo", metric="r_l2_x100", numeric=True)
+    assert rl2.loc["GDLT: Native", ("score", "reported")] > 0
