@@ -457,6 +457,7 @@ TABLE_NOTEBOOKS: dict[str, tuple[str, str]] = {
 COMPARISON_NOTEBOOKS: dict[str, tuple[str, ...]] = {
     "lmac_main_results": ("lmac", "gdlt", "pamfn", "joint_va", "msaf", "umt"),
     "pamfn_main_results": ("pamfn", "gdlt", "joint_va", "msaf", "umt"),
+    "mlavl_main_results": ("mlavl", "gdlt", "pamfn"),
 }
 """Notebook → the models its main comparison trains (:func:`aqa_lib.experiments.comparison_runs`)."""
 PAPER_TITLES = {"lmac": "LMAC-Net", "pamfn": "PAMFN", "mlavl": "MLAVL", "vatp": "VATP-Net"}

@@ -89,3 +89,12 @@ def test_compare_table_keeps_other_papers_ablation_rows_apart():
     branch = next(r for r in lmac_rgb.results if r.config.model == "pamfn/branch/rgb")
     assert table4.loc["RGB", ("TES", "last")] == pytest.approx(branch.summary["last_spearman"])
     assert "lmac/table7/rgb" in table4.index
+
+
+def test_variant_modalities_are_what_the_model_reads():
+    from aqa_lib.experiments import RGB_ONLY, variant_modalities
+
+    assert variant_modalities("mlavl", "fisv") == ("rgb", "audio")  # MLAVL reads no flow
+    assert variant_modalities("lmac", "fisv") == ("rgb", "flow", "audio")
+    assert variant_modalities("gdlt", "fisv") == ("rgb",)
+    assert variant_modalities(RGB_ONLY["mlavl"], "fisv") == ("rgb",)

@@ -11,7 +11,7 @@ from ..models.baselines import pooled_svr
 from ..train import RunResult, load_data, run
 from .configs import config_for, variant_modalities
 
-RGB_ONLY = {"lmac": "lmac/table7/rgb", "pamfn": "pamfn/branch/rgb"}
+RGB_ONLY = {"lmac": "lmac/table7/rgb", "pamfn": "pamfn/branch/rgb", "mlavl": "mlavl/visual"}
 """A multimodal model's RGB-only variant, trained instead of it on RGB-only data (the real Fis-V release)."""
 COMPARISON_BASELINES = ("gdlt", "joint_va", "msaf", "umt")
 """The re-implemented competitors of the papers' main comparison tables (besides the pooled SVR)."""

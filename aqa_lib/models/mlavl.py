@@ -803,6 +803,10 @@ def _register_all() -> None:
         "Supp. Table 4 (12): learnable vectors + sinusoidal positional embeddings as grade queries.",
         prompts="learnable", positional=True)
 
+    reg("mlavl/visual", "", "",
+        "MLAVL's visual branch with the action and grade texts, no audio (no audio graph, AVCF or AV branch): "
+        "what runs on RGB-only data such as the released Fis-V features (not a row of the paper).",
+        modalities=("rgb",))
     # Table 4 (LOGO): host methods with and without MAG²; the project has GDLT, the other hosts are reported only.
     sports = {"logo": {"sport": "LOGO"}, "rg": {"sport": "RG"}, "fisv": {"sport": "FS"}, "fs1000": {"sport": "FS"}}
     gdlt_mag2_recipe = dataclasses.replace(GDLT_RECIPE, model_kwargs=sports,
