@@ -217,14 +217,22 @@ def sampled_file_digest(path: str | Path, *, chunk: int = 1 << 16) -> str:
     return h.hexdigest()[:16]
 
 
+def content_digest(path: str | Path) -> str:
+    """Digest of a file, or of every file below a folder (relative names + :func:`sampled_file_digest`)."""
+    path = Path(path)
+    if not path.is_dir():
+        return sampled_file_digest(path)
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    return fingerprint([(p.relative_to(path).as_posix(), sampled_file_digest(p)) for p in files])
+
+
 @lru_cache(maxsize=1)
 def package_data_digest() -> str:
     """Digest of every file shipped in ``aqa_lib/data/package_data`` (labels, calibration statistics, the
     released MLAVL prompt embeddings): a model or loader may read them, so run keys cover their content."""
     from .paths import PACKAGE_DATA
 
-    files = sorted(p for p in PACKAGE_DATA.rglob("*") if p.is_file())
-    return fingerprint([(p.relative_to(PACKAGE_DATA).as_posix(), sampled_file_digest(p)) for p in files])
+    return content_digest(PACKAGE_DATA)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -78,7 +78,14 @@ from .data import AQAData, load
 from .data.batching import Batch, FeatureBank
 from .data.core import Split
 from .metrics import check_metrics, epoch_metrics
-from .models.base import ModelOutput, count_parameters, create_model, get_variant, model_config
+from .models.base import (
+    ModelOutput,
+    built_modalities,
+    count_parameters,
+    create_model,
+    get_variant,
+    model_config,
+)
 
 OPTIMIZERS = ("adamw", "sgd", "adam")
 PROTOCOLS = ("papers", "last", "holdout")
@@ -318,19 +325,9 @@ def resolved_model_kwargs(config: RunConfig, data: AQAData | None = None) -> dic
             defaults = {**_keyword_defaults(returned.__init__)[0], **defaults}
     kwargs = {**defaults, **model_config(config.model, **config.model_kwargs)}
     if "modalities" in kwargs and kwargs["modalities"] is None:
-        kwargs["modalities"] = list(_built_modalities(config, data if data is not None else load_data(config)))
+        data = data if data is not None else load_data(config)
+        kwargs["modalities"] = list(built_modalities(config.model, dict(data.modalities), **config.model_kwargs))
     return kwargs
-
-
-def _built_modalities(config: RunConfig, data: AQAData) -> tuple[str, ...]:
-    """What ``modalities=None`` becomes for this model on this data: the model decides (all the data's, or
-    e.g. MLAVL's RGB plus audio), read from a copy built on the meta device (no memory, no initialisation)."""
-    try:
-        with torch.device("meta"):
-            model = create_model(config.model, in_dims=dict(data.modalities), **config.model_kwargs)
-        return tuple(model.modalities)
-    except Exception:  # noqa: BLE001 - a builder that cannot run on meta: the contract's default
-        return tuple(data.modalities)
 
 
 def run_identity(config: RunConfig, data: AQAData | None = None) -> dict[str, Any]:
@@ -352,14 +349,8 @@ def run_identity(config: RunConfig, data: AQAData | None = None) -> dict[str, An
 def _file_digests(kwargs: dict[str, Any]) -> dict[str, str]:
     """Content digests of the files a model keyword names (e.g. a folder of prompt embeddings), so a key
     follows the files' content, not only their path."""
-    out = {}
-    for name, value in sorted(kwargs.items()):
-        if isinstance(value, str) and value and Path(value).exists():
-            path = Path(value)
-            files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-            out[name] = cache.fingerprint([(p.relative_to(path).as_posix() if path.is_dir() else p.name,
-                                            cache.sampled_file_digest(p)) for p in files])
-    return out
+    return {name: cache.content_digest(value) for name, value in sorted(kwargs.items())
+            if isinstance(value, str) and value and Path(value).exists()}
 
 
 def run_key(config: RunConfig, data: AQAData | None = None) -> str:

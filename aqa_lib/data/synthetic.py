@@ -116,7 +116,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..cache import code_version, sampled_file_digest
+from ..cache import code_version, package_data_digest
 from ..paths import PACKAGE_DATA, cache_dir
 from .core import AQAData, DataError, Split, normalise_labels
 from .registry import FPS, SEGMENT_FRAMES, SEGMENT_SECONDS, DatasetSpec
@@ -969,17 +969,13 @@ def generator_config(spec: DatasetSpec, cls: str) -> dict[str, Any]:
     the generator's parameters, its source code (comments and docstrings stripped, with every package module
     it imports) and a content hash of the packaged label, length and calibration files it reads."""
     return {
-        "version": GENERATOR_VERSION, "source": code_version((__name__,)), "package_data": _package_data_digest(), "dataset": spec.name, "class": cls, "modalities": spec.modalities,
+        "version": GENERATOR_VERSION, "source": code_version((__name__,)), "package_data": package_data_digest(),
+        "dataset": spec.name, "class": cls, "modalities": spec.modalities,
         "text_dim": spec.text_dim, "profile": asdict(_profile(spec, cls)), "strengths": asdict(FeatureStrengths()),
         "temporal": asdict(TemporalStructure()),
         "judge_noise": JUDGE_NOISE, "goe": GOE_WEIGHT, "art": ART_WEIGHTS, "level_given_art": LEVEL_GIVEN_ART,
         "scales": [SMOKE_TRAIN, SMOKE_TEST, QUICK_FRACTION, QUICK_TRAIN_CAP],
     }
-
-
-def _package_data_digest() -> dict[str, str]:
-    return {p.relative_to(PACKAGE_DATA).as_posix(): sampled_file_digest(p)
-            for p in sorted(PACKAGE_DATA.rglob("*")) if p.is_file()}
 
 
 def _hash(obj: Any) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..data.registry import get_spec
-from ..models.base import Variant, create_model, get_variant, variants
+from ..models.base import Variant, built_modalities, get_variant, variants
 from ..recipes import TRAINING_SCALES, Recipe
 from ..train import RunConfig
 
@@ -125,19 +125,9 @@ def targets_for(dataset: str, target: str) -> list[str]:
 
 def variant_modalities(name: str, dataset: str) -> tuple[str, ...]:
     """The modalities a registered variant reads on ``dataset``: its ``modalities`` override, else what the
-    model builds for the dataset's modalities (all of them for most models; MLAVL: RGB and audio), read
-    from a copy built on the meta device."""
+    model builds for the dataset's modalities (:func:`aqa_lib.models.base.built_modalities`)."""
     override = get_variant(name).overrides.get("modalities")
-    if override:
-        return tuple(override)
-    spec = get_spec(dataset)
-    try:
-        import torch
-
-        with torch.device("meta"):
-            return tuple(create_model(name, in_dims=dict(spec.modalities)).modalities)
-    except Exception:  # noqa: BLE001 - a builder that cannot run on meta: every modality of the dataset
-        return tuple(spec.modalities)
+    return tuple(override) if override else built_modalities(name, dict(get_spec(dataset).modalities))
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -133,6 +133,19 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
     return variant.builder(**{**variant.overrides, **kwargs})
 
 
+def built_modalities(name: str, in_dims: dict[str, int], **kwargs: Any) -> tuple[str, ...]:
+    """The modalities variant ``name`` reads when given ``in_dims``: the model decides (all of them for most
+    models, MLAVL RGB plus audio), read from a copy built on the meta device (no memory, no initialisation).
+    A builder that cannot run on the meta device gets the contract's default, every modality it is given."""
+    import torch
+
+    try:
+        with torch.device("meta"):
+            return tuple(create_model(name, in_dims=in_dims, **kwargs).modalities)
+    except Exception:  # noqa: BLE001 - see the docstring
+        return tuple(in_dims)
+
+
 def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
     """Number of parameters (all, or only those with ``requires_grad``)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
