@@ -346,7 +346,8 @@ def query_specialisation(result: Any) -> pd.DataFrame:
     - ``mean centres``: each query's mean centre, as a fraction of the routine;
     - ``inside an element`` / ``uniform reference``: share of centres inside a true element, and the same
       for K evenly spread centres (synthetic data only);
-    - ``weight deviation``: largest |query weight − 1/K| of the two-level score (0 = uniform weights);
+    - ``weight deviation``: largest |query weight − 1/K| of the two-level score (0 = uniform weights),
+      averaged over videos when the weights are per video (``lmac/table8/attention``);
     - ``cross-modal gap``: mean |c_k^m − c_k^m'| over modality pairs and queries (fraction of the routine).
     """
     centres = result.records("test/centres")
@@ -377,8 +378,8 @@ def query_specialisation(result: Any) -> pd.DataFrame:
             row["inside an element"] = float(element_hit_rate(times, truths).mean())
             row["uniform reference"] = float(element_hit_rate(uniform_times(lengths, c.shape[1]), truths).mean())
         if weights is not None:
-            w = np.asarray(weights, dtype=np.float64).reshape(-1, c.shape[1])[0]
-            row["weight deviation"] = float(np.abs(w - 1 / len(w)).max())
+            w = np.asarray(weights, dtype=np.float64).reshape(-1, c.shape[1])  # [K] global or [B, K] per video
+            row["weight deviation"] = float(np.abs(w - 1 / w.shape[1]).max(axis=1).mean())
         row["cross-modal gap"] = float(gap)
         rows.append(row)
     return pd.DataFrame(rows)
