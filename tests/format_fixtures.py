@@ -223,3 +223,101 @@ def fs1000_release(
     write_fs1000_labels(root / label_names[0], fs1000_rows(FS1000_TRAIN))
     write_fs1000_labels(root / label_names[1], fs1000_rows(FS1000_TEST))
     return root
+
+
+# ---------------------------------------------------------------------------------------------------------
+# MTL-AQA labels, split and commentary (plain-text conversion and the original pickles)
+# ---------------------------------------------------------------------------------------------------------
+
+MTLAQA_HEADER = ("video,clip,primary_view,start_frame,end_frame,position,difficulty,armstand,rotation_type,ss_no,"
+                 "tw_no,final_score")
+MTLAQA_ROWS = (
+    # video, clip, primary_view, start, end, position, difficulty, armstand, rotation_type, ss_no, tw_no, score
+    (1, 1, 0, 7377, 7462, 2, 3.2, 0, 2, 7, 0, 88.0),
+    (1, 3, 0, 10036, 10124, 1, 3.2, 0, 0, 5, 3, 75.2),
+    (1, 8, 0, 16985, 17113, 0, 3.6, 1, 0, 4, 5, 77.4),
+    (7, 7, 0, 17004, 17092, 1, 1.5, 0, 1, 0, 0, 30.0),
+    (17, 35, 0, 4000, 4100, 2, 3.3, 0, 0, 7, 0, 0.0),
+    (17, 164, 0, 9000, 9250, 1, 3.5, 0, 1, 5, 4, 61.5),
+)
+"""Six samples in the release's format (the first three and the (7, 7) plain dive are real rows; the others
+exercise a failed dive (score 0), a three-digit clip and a 250-frame dive)."""
+MTLAQA_TRAIN = ((17, 164), (1, 1), (7, 7), (1, 8))
+MTLAQA_TEST = ((1, 3), (17, 35))
+
+
+def mtlaqa_tokens(video: int, clip: int) -> list[str]:
+    """A commentary as released: ``<sos>``, words that depend on the sample, ``<eos>``."""
+    words = ["nice", "tight", "tuck", "position", "and", "a", "clean", "entry", "somersault", "twist"]
+    n = 3 + (video + clip) % 5
+    return ["<sos>", *[words[(video * 7 + clip + j) % len(words)] for j in range(n)], f"s{video}x{clip}", "<eos>"]
+
+
+def write_mtlaqa_text(
+    folder: Path,
+    rows: Sequence[tuple] = MTLAQA_ROWS,
+    train: Sequence[tuple[int, int]] = MTLAQA_TRAIN,
+    test: Sequence[tuple[int, int]] = MTLAQA_TEST,
+    *,
+    captions: bool | str = True,
+    extra_captions: Sequence[tuple[int, int]] = ((26, 92),),
+    crlf: bool = True,
+) -> Path:
+    """The plain-text conversion: ``annotations.csv`` (CRLF line ends, as converted), ``train.txt`` /
+    ``test.txt`` (header ``video clip``), ``captions.jsonl`` (``captions="gz"``: ``captions.jsonl.gz``), with a
+    caption for a sample that has no annotation, as the real conversion has four."""
+    import gzip
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    end = "\r\n" if crlf else "\n"
+    lines = [MTLAQA_HEADER] + [",".join(str(v) for v in r) for r in rows]
+    (folder / "annotations.csv").write_bytes((end.join(lines) + end).encode())
+    for name, keys in (("train.txt", train), ("test.txt", test)):
+        (folder / name).write_text("video clip\n" + "".join(f"{v} {c}\n" for v, c in keys))
+    if captions:
+        keys = [(r[0], r[1]) for r in rows] + list(extra_captions)
+        text = "".join(json.dumps({"video": v, "clip": c, "tokens": mtlaqa_tokens(v, c)}) + "\n" for v, c in keys)
+        if captions == "gz":
+            (folder / "captions.jsonl.gz").write_bytes(gzip.compress(text.encode()))
+        else:
+            (folder / "captions.jsonl").write_text(text)
+    return folder
+
+
+MTLAQA_FIELDS = ("primary_view", "start_frame", "end_frame", "position", "difficulty", "armstand",
+                 "rotation_type", "ss_no", "tw_no", "final_score")
+
+
+def write_mtlaqa_pickles(
+    folder: Path,
+    rows: Sequence[tuple] = MTLAQA_ROWS,
+    train: Sequence[tuple[int, int]] = MTLAQA_TRAIN,
+    test: Sequence[tuple[int, int]] = MTLAQA_TEST,
+    *,
+    captions: bool = True,
+    numpy_values: bool = False,
+    protocol: int = 4,
+    extra_fields: bool = False,
+) -> Path:
+    """The original release's ``Ready_2_Use`` pickles: ``final_annotations_dict.pkl`` ``{(video, clip):
+    {field: value}}``, ``train_split_0.pkl`` / ``test_split_0.pkl`` (lists of tuples) and
+    ``final_captions_dict.pkl`` ``{(video, clip): [token, ...]}``. ``numpy_values`` stores numbers as NumPy
+    scalars, ``extra_fields`` adds CoRe's ``judge_scores`` array."""
+    import pickle
+
+    folder.mkdir(parents=True, exist_ok=True)
+    table = {}
+    for r in rows:
+        fields = dict(zip(MTLAQA_FIELDS, r[2:], strict=True))
+        if numpy_values:
+            fields = {k: (np.float64(v) if isinstance(v, float) else np.int64(v)) for k, v in fields.items()}
+        if extra_fields:
+            fields["judge_scores"] = np.array([8.5, 9.0, 9.0, 8.5, 9.5, 9.0, 8.0])
+        table[(r[0], r[1])] = fields
+    dumps = {"final_annotations_dict.pkl": table, "train_split_0.pkl": list(train), "test_split_0.pkl": list(test)}
+    if captions:
+        dumps["final_captions_dict.pkl"] = {(r[0], r[1]): mtlaqa_tokens(r[0], r[1]) for r in rows}
+    for name, obj in dumps.items():
+        (folder / name).write_bytes(pickle.dumps(obj, protocol=protocol))
+    return folder

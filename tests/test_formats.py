@@ -15,6 +15,10 @@ from format_fixtures import (
     FISV_TRAIN_IDS,
     FS1000_TEST,
     FS1000_TRAIN,
+    MTLAQA_HEADER,
+    MTLAQA_ROWS,
+    MTLAQA_TEST,
+    MTLAQA_TRAIN,
     RG_TEST_IDS,
     RG_TRAIN_IDS,
     feature,
@@ -22,18 +26,33 @@ from format_fixtures import (
     fs1000_release,
     gdlt_fisv_release,
     gdlt_rg_release,
+    mtlaqa_tokens,
     pamfn_fisv_release,
     pamfn_rg_release,
     rg_rows,
     write_fisv_labels,
     write_gdlt,
+    write_mtlaqa_pickles,
+    write_mtlaqa_text,
     write_pamfn,
     write_rg_labels,
 )
 
 from aqa_lib.data import load
 from aqa_lib.data.core import DataError
-from aqa_lib.data.formats import detect_layouts, load_pamfn_dict, load_real
+from aqa_lib.data.formats import (
+    MTLAQA_COLUMNS,
+    detect_layouts,
+    detect_mtlaqa_layout,
+    load_mtlaqa_release,
+    load_pamfn_dict,
+    load_real,
+    packaged_mtlaqa,
+    read_mtlaqa_annotations,
+    read_mtlaqa_captions,
+    read_mtlaqa_split,
+    read_restricted_pickle,
+)
 from aqa_lib.data.labels import read_fisv_labels, read_rg_labels
 from aqa_lib.data.registry import get_spec
 
@@ -363,6 +382,226 @@ def test_prompts_and_package_entry_point(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------------------
+# MTL-AQA labels, split and commentary: plain-text conversion and the original pickles
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _mtl_names(keys):
+    return [f"{v:02d}_{c:02d}" for v, c in keys]
+
+
+def test_mtlaqa_text_layout(tmp_path):
+    folder = write_mtlaqa_text(tmp_path / "mtl")
+    release = load_mtlaqa_release(folder)
+    assert release.layout == "text" and detect_mtlaqa_layout(folder) == "text"
+    labels = release.labels
+    assert labels["name"].tolist() == _mtl_names(MTLAQA_TRAIN + MTLAQA_TEST)  # train first, file order
+    assert labels["split"].tolist() == ["train"] * 4 + ["test"] * 2
+    assert list(labels.columns) == ["name", "split", *MTLAQA_COLUMNS]
+    row = labels.set_index("name").loc["17_164"]
+    assert (row["start_frame"], row["end_frame"], row["tw_no"], row["final_score"]) == (9000, 9250, 4, 61.5)
+    assert labels["difficulty"].dtype == np.float64 and labels["ss_no"].dtype == np.int64
+    assert release.split("test")["name"].tolist() == ["01_03", "17_35"]
+    # commentary: the 4 real-conversion extras without annotation are ignored; markers are dropped on request
+    assert set(release.captions) == set(labels["name"])
+    assert release.captions["01_01"] == mtlaqa_tokens(1, 1)
+    assert release.tokens("01_01") == mtlaqa_tokens(1, 1)[1:-1]
+    with pytest.raises(ValueError, match="valid splits: train, test"):
+        release.split("val")
+
+
+def test_mtlaqa_gz_captions_lf_endings_and_no_captions(tmp_path):
+    gz = load_mtlaqa_release(write_mtlaqa_text(tmp_path / "gz", captions="gz", crlf=False))
+    plain = load_mtlaqa_release(write_mtlaqa_text(tmp_path / "plain"))
+    pd.testing.assert_frame_equal(gz.labels, plain.labels)
+    assert gz.captions == plain.captions and gz.files[-1].endswith("captions.jsonl.gz")
+    bare = load_mtlaqa_release(write_mtlaqa_text(tmp_path / "bare", captions=False))
+    assert bare.captions is None
+    with pytest.raises(DataError, match=r"has no commentary.*captions\.jsonl"):
+        bare.tokens("01_01")
+    assert load_mtlaqa_release(tmp_path / "plain", captions=False).captions is None
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"numpy_values": True, "extra_fields": True}, {"protocol": 2}])
+def test_mtlaqa_pickle_layout_matches_text(tmp_path, kwargs):
+    text = load_mtlaqa_release(write_mtlaqa_text(tmp_path / "text"))
+    pkl = load_mtlaqa_release(write_mtlaqa_pickles(tmp_path / "pkl", **kwargs))
+    assert pkl.layout == "pickle" and detect_mtlaqa_layout(tmp_path / "pkl") == "pickle"
+    pd.testing.assert_frame_equal(pkl.labels, text.labels)
+    assert pkl.captions == text.captions
+
+
+def test_mtlaqa_layout_detection_and_missing_files(tmp_path):
+    both = write_mtlaqa_pickles(write_mtlaqa_text(tmp_path / "both"))
+    with pytest.raises(DataError, match="both MTL-AQA layouts"):
+        load_mtlaqa_release(both)
+    assert load_mtlaqa_release(both, layout="pickle").layout == "pickle"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match=r"No MTL-AQA label files in .*annotations\.csv.*final_annotations_dict"):
+        load_mtlaqa_release(empty)
+    with pytest.raises(DataError, match="Unknown MTL-AQA layout 'csv'"):
+        load_mtlaqa_release(both, layout="csv")
+    (tmp_path / "both" / "test.txt").unlink()
+    with pytest.raises(DataError, match=r"MTL-AQA split file not found: .*test\.txt"):
+        load_mtlaqa_release(both, layout="text")
+    (tmp_path / "both" / "train_split_0.pkl").unlink()
+    with pytest.raises(DataError, match=r"train_split_0\.pkl not found in .*Ready_2_Use"):
+        load_mtlaqa_release(both, layout="pickle")
+    with pytest.raises(DataError, match="does not exist"):
+        load_mtlaqa_release(tmp_path / "nowhere")
+
+
+def _rows_with(index, **changes):
+    rows = [list(r) for r in MTLAQA_ROWS]
+    for col, value in changes.items():
+        rows[index][MTLAQA_COLUMNS.index(col)] = value
+    return rows
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"difficulty": "nan"}, r"line 3: column 'difficulty' is 'nan' \(NaN / Inf\)"),
+    ({"final_score": "good"}, r"line 3: column 'final_score' is not a number \('good'\)"),
+    ({"ss_no": 2.5}, r"line 3: column 'ss_no' must be an integer, got '2.5'"),
+    ({"position": 3}, r"line 3: position = '3' is not one of the release's codes \[0, 1, 2\]"),
+    ({"rotation_type": 4}, r"rotation_type = '4' is not one of the release's codes"),
+    ({"end_frame": 10036}, r"line 3: end_frame 10036 is not after start_frame 10036"),
+    ({"difficulty": 0}, r"difficulty \(DD\) '0' must be positive"),
+    ({"final_score": -1}, r"final_score '-1' is negative"),
+    ({"clip": 1}, r"sample '01_01' \(video, clip\) is annotated twice"),
+])
+def test_mtlaqa_bad_annotation_values(tmp_path, changes, message):
+    folder = write_mtlaqa_text(tmp_path, rows=_rows_with(1, **changes), captions=False)
+    with pytest.raises(DataError, match=message):
+        load_mtlaqa_release(folder)
+
+
+def test_mtlaqa_bad_text_files(tmp_path):
+    folder = write_mtlaqa_text(tmp_path)
+    path = folder / "annotations.csv"
+    good = path.read_bytes()
+    path.write_text(MTLAQA_HEADER.replace("difficulty", "dd") + "\n1,1,0,1,2,0,3.0,0,0,1,0,50\n")
+    with pytest.raises(DataError, match=r"annotations\.csv: header does not match the MTL-AQA annotations format"):
+        read_mtlaqa_annotations(path)
+    path.write_text(MTLAQA_HEADER + "\n1,1,0,1,2,0,3.0\n")
+    with pytest.raises(DataError, match=r"line 2: 7 fields, expected 12"):
+        read_mtlaqa_annotations(path)
+    path.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(DataError, match="not UTF-8 text"):
+        read_mtlaqa_annotations(path)
+    path.write_bytes(good)
+    split = folder / "train.txt"
+    split.write_text("1 1\n1 3\n")
+    with pytest.raises(DataError, match=r"train\.txt: header does not match the MTL-AQA split format.*'video clip'"):
+        read_mtlaqa_split(split)
+    split.write_text("video clip\n1 1\n1 one\n")
+    with pytest.raises(DataError, match=r"train\.txt, line 3: expected two non-negative integers"):
+        read_mtlaqa_split(split)
+    split.write_text("video clip\n1 1\n1 1\n")
+    with pytest.raises(DataError, match=r"line 3: sample \(video 1, clip 1\) is listed twice"):
+        read_mtlaqa_split(split)
+    split.write_text("video clip\n1 1\n9 9\n")
+    with pytest.raises(DataError, match=r"train\.txt: samples without an annotation .*1 of 2 videos missing \('09_09'\)"):
+        load_mtlaqa_release(folder)
+    split.write_text("video clip\n1 1\n1 3\n")
+    with pytest.raises(DataError, match=r"\(video 1, clip 3\) is in both the train and the test split"):
+        load_mtlaqa_release(folder)
+
+
+def test_mtlaqa_bad_captions(tmp_path):
+    folder = write_mtlaqa_text(tmp_path)
+    path = folder / "captions.jsonl"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[1:]) + "\n")  # the first sample has no commentary
+    with pytest.raises(DataError, match=r"captions\.jsonl: commentary: 1 of 6 videos missing \('01_01'\)"):
+        load_mtlaqa_release(folder)
+    path.write_text(lines[0] + "\n{not json\n")
+    with pytest.raises(DataError, match=r"line 2: not a JSON object"):
+        read_mtlaqa_captions(path)
+    path.write_text('{"video": 1, "clip": 1, "tokens": []}\n')
+    with pytest.raises(DataError, match="line 1: the commentary must be a non-empty list of tokens"):
+        read_mtlaqa_captions(path)
+    path.write_text('{"video": 1, "clip": 1, "tokens": ["a", " "]}\n')
+    with pytest.raises(DataError, match=r"line 1: commentary token ' ' is not a non-empty string"):
+        read_mtlaqa_captions(path)
+    path.write_text('{"video": "1", "clip": 1, "tokens": ["a"]}\n')
+    with pytest.raises(DataError, match="video and clip must be non-negative integers"):
+        read_mtlaqa_captions(path)
+    path.write_text(lines[0] + "\n" + lines[0] + "\n")
+    with pytest.raises(DataError, match=r"line 2: sample \(video 1, clip 1\) appears twice"):
+        read_mtlaqa_captions(path)
+    gz = folder / "captions.jsonl.gz"
+    gz.write_bytes(b"not gzip at all")
+    with pytest.raises(DataError, match=r"captions\.jsonl\.gz is not a readable gzip file"):
+        read_mtlaqa_captions(gz)
+
+
+class _Boom:
+    """Unpickling this would call os.system: the restricted unpickler must refuse before calling it."""
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("echo pwned > PWNED",))
+
+
+def test_mtlaqa_restricted_unpickler_refuses_code(tmp_path, monkeypatch):
+    import pickle
+
+    monkeypatch.chdir(tmp_path)
+    folder = write_mtlaqa_pickles(tmp_path / "pkl")
+    path = folder / "final_annotations_dict.pkl"
+    path.write_bytes(pickle.dumps({(1, 1): _Boom()}))
+    with pytest.raises(DataError, match=r"refers to (posix|nt|os)\.system, which this reader does not load"):
+        load_mtlaqa_release(folder)
+    assert not (tmp_path / "PWNED").exists()
+    path.write_bytes(pickle.dumps({(1, 1): pd.Timestamp("2020-01-01")}))
+    with pytest.raises(DataError, match="does not load"):
+        read_restricted_pickle(path)
+    assert read_restricted_pickle(folder / "train_split_0.pkl") == list(MTLAQA_TRAIN)
+    path.write_bytes(pickle.dumps({(1, 1): {"a": 1}})[:-5])  # truncated
+    with pytest.raises(DataError, match="is not a readable pickle"):
+        read_restricted_pickle(path)
+    with pytest.raises(DataError, match="Pickle file not found"):
+        read_restricted_pickle(folder / "missing.pkl")
+
+
+@pytest.mark.parametrize(("name", "obj", "message"), [
+    ("final_annotations_dict.pkl", [1, 2], r"holds list, not a dict \{\(video, clip\)"),
+    ("final_annotations_dict.pkl", {"1_1": {}}, r"key '1_1' is not a \(video, clip\) pair"),
+    ("final_annotations_dict.pkl", {(1, 1): {"final_score": 3.0}}, r"sample \(1, 1\): fields \['primary_view'"),
+    ("final_annotations_dict.pkl", {(1, 1): 3.0}, r"sample \(1, 1\): value is float, not a dict"),
+    ("train_split_0.pkl", {(1, 1): 0}, r"holds dict, not a list of \(video, clip\) tuples"),
+    ("train_split_0.pkl", [(1, 1), (1, 1)], r"entry 1: sample \(video 1, clip 1\) is listed twice"),
+    ("final_captions_dict.pkl", {(1, 1): "a b c"}, r"sample \(1, 1\): the commentary must be a non-empty list"),
+])
+def test_mtlaqa_pickle_structure_errors(tmp_path, name, obj, message):
+    import pickle
+
+    folder = write_mtlaqa_pickles(tmp_path)
+    (folder / name).write_bytes(pickle.dumps(obj))
+    with pytest.raises(DataError, match=message):
+        load_mtlaqa_release(folder)
+
+
+def test_mtlaqa_packaged_copy_is_the_official_split():
+    release = packaged_mtlaqa()
+    assert release.layout == "packaged"
+    assert (len(release.split("train")), len(release.split("test"))) == (1059, 353)
+    assert len(release.captions) == 1412 and release.labels["name"].is_unique
+    assert release.labels["name"].iloc[0] == "18_67"  # first line of train.txt
+    assert release.labels["final_score"].between(0, 104.5).all()
+    assert release.labels["difficulty"].between(1.5, 4.1).all()
+    n_frames = release.labels["end_frame"] - release.labels["start_frame"]
+    assert (n_frames.min(), n_frames.max()) == (54, 273)
+    assert all(t[0] == "<sos>" and t[-1] == "<eos>" for t in release.captions.values())
+    release.labels.loc[0, "final_score"] = -5.0  # a fresh copy each call
+    release.captions["18_67"].append("x")
+    again = packaged_mtlaqa()
+    assert again.labels.loc[0, "final_score"] >= 0 and again.captions["18_67"][-1] == "<eos>"
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Real data (AQA_SHARED_DATA=/work/shared/data or equivalent)
 # ---------------------------------------------------------------------------------------------------------
 
@@ -409,3 +648,19 @@ def test_real_rg_and_fisv_label_files():
     )
     fisv = read_fisv_labels(shared / "fisv" / "train.txt")
     assert len(fisv) == 400 and fisv["name"].iloc[0] == "1"
+
+
+@pytest.mark.real_data
+def test_real_mtlaqa_conversion_matches_the_packaged_copy():
+    """The shipped MTL-AQA files are the released plain-text conversion, values and order unchanged."""
+    import gzip
+
+    from aqa_lib.paths import PACKAGE_DATA
+
+    shared = _shared() / "mtlaqa"
+    for name in ("annotations.csv", "train.txt", "test.txt"):
+        assert (PACKAGE_DATA / "mtlaqa" / name).read_bytes() == (shared / name).read_bytes()
+    packed = gzip.decompress((PACKAGE_DATA / "mtlaqa" / "captions.jsonl.gz").read_bytes())
+    assert packed == (shared / "captions.jsonl").read_bytes()
+    real = load_mtlaqa_release(shared)
+    pd.testing.assert_frame_equal(real.labels, packaged_mtlaqa().labels)

@@ -22,7 +22,7 @@ def _load(dataset: str, target: str, **kw):
 def test_fisv_smoke_uses_real_labels_lengths_and_dims():
     data = _load("fisv", "TES")
     assert data.source == "synthetic" and data.is_synthetic
-    assert data.provenance.startswith("SYNTHETIC data (embedded generator v3, scale=smoke, seed=0): real Fis-V")
+    assert data.provenance.startswith("SYNTHETIC data (embedded generator v4, scale=smoke, seed=0): real Fis-V")
     assert data.modalities == {"rgb": 1024, "flow": 1024, "audio": 768}
     assert (len(data.train), len(data.test)) == (SMOKE_TRAIN, SMOKE_TEST)
     lengths = packaged_fisv_lengths()
@@ -141,6 +141,8 @@ def test_flow_noise_is_an_amplitude_not_a_per_dimension_std():
 
 def test_unknown_scale_target_and_modality():
     spec = get_spec("fisv")
+    with pytest.raises(ValueError, match="text_encoder applies to datasets with per-video text"):
+        load_synthetic(spec, "TES", scale="smoke", text_encoder=lambda texts: np.ones((len(texts), 2)))
     with pytest.raises(ValueError, match="valid scales: smoke, quick, paper"):
         load_synthetic(spec, "TES", scale="huge")
     with pytest.raises(ValueError, match="valid targets"):
@@ -163,7 +165,6 @@ def test_modality_subset():
         ("logo", "score", 40, 100, (130, 190)),
         ("finefs", "SP-TES", 5, 80, (115, 150)),
         ("finefs", "FS-PCS", 10, 100, (150, 230)),
-        ("mtl_aqa", "score", 0, 115, (10, 10)),
     ],
 )
 def test_synthetic_label_datasets(dataset, target, lo, hi, t_range):
@@ -175,11 +176,7 @@ def test_synthetic_label_datasets(dataset, target, lo, hi, t_range):
         assert lo <= split.scores.min() and split.scores.max() <= hi
         assert t_range[0] <= split.lengths.min() and split.lengths.max() <= t_range[1]
         np.testing.assert_allclose(split.labels, split.scores / spec.norm[target], rtol=1e-6)
-    if dataset == "mtl_aqa":
-        dd = data.train.extras["dd"]
-        assert 1.2 <= dd.min() and dd.max() <= 3.8
-        np.testing.assert_allclose(data.train.scores, dd * data.train.extras["execution"])
-        assert all(t.shape[1] == 768 and t.dtype == np.float32 for t in data.train.text)
+    assert data.train.text is None  # only MTL-AQA has per-video text (tests/test_mtlaqa.py)
     if dataset == "fs1000":
         pcs = sum(data.train.extras[c] if c != target else data.train.scores for c in ("SS", "TR", "PE", "CO", "IN"))
         np.testing.assert_allclose(data.train.extras["PCS"], pcs)
@@ -196,3 +193,22 @@ def test_fs1000_category_is_visible_in_rgb():
     off_diagonal = ~np.eye(len(category), dtype=bool)
     # measured at smoke: 1.12 with the category rendered, 0.97 without
     assert dist[~same].mean() > 1.07 * dist[same & off_diagonal].mean()
+
+
+def test_finefs_programs_are_split_4_to_1_separately():
+    """VATP-Net Sec. IV: 729 short programs and 438 free skates, each split 4:1, one model per program."""
+    from aqa_lib.data import synthetic as S
+
+    spec = get_spec("finefs")
+    sizes = {}
+    for cls in ("SP", "FS"):
+        profile = S._profile(spec, cls)
+        world = S._build_world(spec, profile, 0, S._code(spec.name))
+        table = S._synthetic_table(spec, cls, 0, S._code(spec.name), world, profile)
+        sizes[cls] = (int((table.split == 0).sum()), int((table.split == 1).sum()))
+    assert sizes == {"SP": (583, 146), "FS": (350, 88)}
+    assert (spec.n_train, spec.n_test) == (583 + 350, 146 + 88)
+    assert {spec.target_class[t] for t in spec.targets} == {"SP", "FS"}
+    data = load_synthetic(spec, "FS-TES", scale="smoke")
+    assert all(n.startswith("FS_") for n in data.train.names + data.test.names)
+    assert "synthetic FineFS labels" in data.provenance

