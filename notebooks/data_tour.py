@@ -89,8 +89,9 @@ show_table(pd.DataFrame(rows), title="Synthetic splits, scores and lengths (segm
            provenance=provenance)
 
 # %% [markdown]
-# For RG and Fis-V, the real labels ship with the package: the synthetic default uses exactly these scores and
-# lengths (subsampled at `smoke` / `quick` scale), so the distributions below coincide for the videos it keeps.
+# For RG, Fis-V and MTL-AQA, the real labels ship with the package: the synthetic default uses exactly these
+# scores and lengths (subsampled at `smoke` / `quick` scale), so the distributions below coincide for the videos
+# it keeps.
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
@@ -98,7 +99,7 @@ if spec.real_labels_shipped:
     real = pd.concat([packaged_labels(spec.name, "train"), packaged_labels(spec.name, "test")])
     for t in spec.targets:
         col = spec.score_column[t]
-        real_scores = real[col] if spec.name == "fisv" else real.loc[real["apparatus"] == t, col]
+        real_scores = real.loc[real["apparatus"] == t, col] if spec.name == "rg" else real[col]
         axes[0].hist(real_scores, bins=30, alpha=0.35, density=True, label=f"real {t}")
 for t, d in synthetic.items():
     axes[0].hist(np.r_[d.train.scores, d.test.scores], bins=30, histtype="step", density=True,

@@ -146,11 +146,20 @@ def read_labels(path: str | Path, fmt: str) -> pd.DataFrame:
 
 
 def packaged_labels(dataset: str, split: str) -> pd.DataFrame:
-    """The real RG / Fis-V labels and official split shipped with the package."""
+    """The real labels and official split shipped with the package: RG, Fis-V, MTL-AQA.
+
+    MTL-AQA's rows are :func:`aqa_lib.data.formats.packaged_mtlaqa`'s, with ``score`` (= ``final_score``, the
+    registry's score column) added.
+    """
     from ..paths import PACKAGE_DATA
 
-    if dataset not in ("rg", "fisv") or split not in ("train", "test"):
-        raise ValueError("Packaged labels exist for dataset 'rg' or 'fisv' and split 'train' or 'test'.")
+    if dataset not in ("rg", "fisv", "mtl_aqa") or split not in ("train", "test"):
+        raise ValueError("Packaged labels exist for dataset 'rg', 'fisv' or 'mtl_aqa' and split 'train' or 'test'.")
+    if dataset == "mtl_aqa":
+        from .formats import packaged_mtlaqa
+
+        frame = packaged_mtlaqa().split(split)
+        return frame.assign(score=frame["final_score"])
     return read_labels(PACKAGE_DATA / dataset / f"{split}.txt", dataset)
 
 
