@@ -36,8 +36,8 @@ def test_builder_for_reads_the_recipe_and_rejects_unknown_names():
     assert CONFIG_BUILDERS["baselines"] is baseline_config and config_builder("pamfn") is pamfn_config
     with pytest.raises(ValueError, match="nope"):
         builder_for("nope")
-    with pytest.raises(ValueError, match="No training recipes for paper 'vatp'"):
-        config_builder("vatp")
+    with pytest.raises(ValueError, match="No training recipes for paper 'nope'"):
+        config_builder("nope")
     with pytest.raises(ValueError, match="not an LMAC-Net variant.*config_for"):
         lmac_config("gdlt", "fisv", "TES")
 

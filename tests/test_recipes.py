@@ -67,7 +67,7 @@ def test_every_paper_variant_has_a_recipe_and_configures():
         families.setdefault(recipe.family, []).append(name)
         cfg = config_for(name, "fisv", "TES", scale="smoke")
         assert cfg.model in (name, recipe.same_run_as) and cfg.epochs == 2
-    assert set(families) == {"lmac", "pamfn", "baselines", "mlavl"}
+    assert set(families) == {"lmac", "pamfn", "baselines", "mlavl", "vatp"}
 
 
 def test_pretraining_stages_come_from_the_recipe():

@@ -97,7 +97,7 @@ def register(name: str, builder: Builder, *, description: str, paper: str = "", 
     return variant
 
 
-PAPER_MODULES = ("lmac", "baselines", "pamfn", "mlavl")
+PAPER_MODULES = ("lmac", "baselines", "pamfn", "mlavl", "vatp")
 """Modules whose import registers their variants (one per paper, plus baselines as they are added)."""
 
 
@@ -192,6 +192,10 @@ def check_inputs(features: Mapping[str, Tensor], mask: Tensor | None, in_dims: M
         raise ValueError(f"mask has shape {got}; {model} expected [B, T] = {shape}, the features' batch size and "
                          "number of segments (True = real segment). Pass mask=None if every segment is real.")
     mask = mask.bool()
+    if torch._C._functorch.is_batchedtensor(mask):
+        # Inside torch.func.vmap (runs trained together, aqa_lib.group) a value cannot steer Python: the
+        # per-video checks below are skipped there; the same batches pass them when each run trains alone.
+        return xs, mask
     real = mask.sum(dim=1)
     if not bool((real > 0).all()):
         raise ValueError(f"mask has a video with no real segment (a row of all False); {model} needs at least one "
