@@ -13,7 +13,7 @@ PARAMS ?=
 # Notebook stems to run with `make figures` (default: all), e.g. ONLY="data_tour ablation_losses".
 ONLY ?=
 
-.PHONY: all setup figures test unit notebooks lint sync-notebooks clean-cache
+.PHONY: all setup figures report test unit notebooks lint sync-notebooks clean-cache
 
 all: figures
 
@@ -37,6 +37,11 @@ $(KERNEL_CONFIG): | $(STAMP)
 # Main job: execute every notebook with papermill on the embedded synthetic default; figures go to figures/.
 figures: $(STAMP) $(KERNEL_CONFIG)
 	MPLBACKEND=Agg $(BIN)/python -m aqa_lib.runner --scale $(SCALE) $(if $(ONLY),--only $(ONLY)) $(PARAMS)
+
+# Write-up bundle: execute the notebooks (runs from the cache) with tables and PDF figures switched on, then
+# render report/ (Markdown + LaTeX tables, PNG + PDF figures, references.bib, index.html).
+report: $(STAMP) $(KERNEL_CONFIG)
+	MPLBACKEND=Agg $(BIN)/python -m aqa_lib.writeup --scale $(SCALE) $(if $(ONLY),--only $(ONLY)) $(PARAMS)
 
 # Whole test suite: unit tests, then every notebook under nbval at smoke scale.
 test: $(STAMP) $(KERNEL_CONFIG)

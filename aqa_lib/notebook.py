@@ -25,7 +25,11 @@ Every table and figure carries the data's provenance (synthetic or real, and fro
 :func:`show_table` and :func:`save_figure`, which refuse to work without one. :func:`save_figure` names the
 file after the data source, scale and seeds when they differ from the defaults (so a 2-seed or real-data
 run never overwrites another), marks smoke-scale figures, and records every figure in
-``figures/manifest.csv`` (figure, notebook, parameters, code version, date).
+``figures/manifest.csv`` (figure, notebook, parameters, code version, date) and its provenance in
+``figures/provenance.csv``. With ``$AQA_FIGURE_FORMATS=png,pdf`` a figure is also written as vector PDF;
+with ``$AQA_TABLES_OUT`` set, :func:`show_table` also writes each table it shows as CSV plus a JSON sidecar
+(title, provenance, parameters) there (:func:`save_table`), which ``python -m aqa_lib.writeup`` turns into
+Markdown, LaTeX and one HTML page.
 
 The ablation-table notebooks share one skeleton, :func:`run_paper_table` → :class:`TableStudy` (train or
 fetch every row, show reported vs reproduced, draw the bar chart), so a notebook keeps only what is
@@ -37,9 +41,13 @@ from __future__ import annotations
 import ast
 import csv
 import difflib
+import hashlib
 import json
+import math
 import os
+import re
 import textwrap
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -61,10 +69,21 @@ PAPERMILL_MARKER = "# Parameters"
 """First line of the cell papermill injects after the cell tagged ``parameters``."""
 MANIFEST = "manifest.csv"
 MANIFEST_COLUMNS = ["figure", "notebook", "parameters", "code_version", "date"]
+FIGURE_PROVENANCE = "provenance.csv"
+FIGURE_PROVENANCE_COLUMNS = ["figure", "notebook", "order", "title", "provenance", "stamp", "formats"]
+"""``figures/provenance.csv``: per figure, what it shows and where its data came from (for the write-up)."""
+FIGURE_FORMATS_ENV = "AQA_FIGURE_FORMATS"
+FIGURE_FORMATS = ("png", "pdf", "svg")
+"""Formats :func:`save_figure` can write; PNG is always written (the manifest and the notebooks show it)."""
+TABLES_ENV = "AQA_TABLES_OUT"
+"""When set, :func:`show_table` also writes every table it shows into this folder (:func:`save_table`). Not
+``AQA_TABLES_DIR``: that one points :mod:`aqa_lib.tables` at another copy of the papers' reported tables."""
+TABLE_FORMAT = "aqa-companion table 1"
 SMOKE_MARK = "smoke scale: numbers meaningless (a check that everything runs)"
 
-_CONTEXT: dict[str, Any] = {"notebook": "", "params": {}}
-"""The parameters :func:`check_params` resolved last (this kernel's notebook), for :func:`save_figure`."""
+_CONTEXT: dict[str, Any] = {"notebook": "", "params": {}, "tables": {}, "figures": 0}
+"""The parameters :func:`check_params` resolved last (this kernel's notebook), for :func:`save_figure`, the
+table files :func:`save_table` wrote since then (``stem -> title``) and how many figures were saved."""
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -278,6 +297,8 @@ def check_params(params: Mapping[str, Any], *, choices: Mapping[str, Iterable[An
     apply_thread_policy(out.get("device", "cpu"))
     _CONTEXT["notebook"] = notebook
     _CONTEXT["params"] = dict(out)
+    _CONTEXT["tables"] = {}
+    _CONTEXT["figures"] = 0
     if namespace is not None:
         namespace.update(out)
     return out
@@ -320,14 +341,22 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def show_table(frame: pd.DataFrame, *, title: str, provenance: str, precision: int = 3) -> None:
+def show_table(frame: pd.DataFrame, *, title: str, provenance: str, precision: int = 3,
+               name: str | None = None) -> None:
     """Display ``frame`` with a caption naming the table and the data's provenance.
 
     Columns get readable names (:data:`COLUMN_LABELS`) and a plain 0..n−1 index is hidden. Returns nothing,
-    so a call that ends a notebook cell does not display the table a second time.
+    so a call that ends a notebook cell does not display the table a second time. When ``$AQA_TABLES_OUT``
+    is set (``python -m aqa_lib.writeup`` sets it), the table is also written there as CSV + JSON sidecar
+    (:func:`save_table`; ``name`` chooses the file stem, default: from the notebook and the title).
     """
     _require_provenance(provenance)
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"show_table needs a pandas DataFrame, got {type(frame).__name__}; wrap a Series with "
+                        ".to_frame().")
     frame = readable(frame)
+    if os.environ.get(TABLES_ENV):
+        save_table(frame, title=title, provenance=provenance, precision=precision, name=name)
     plain_index = isinstance(frame.index, pd.RangeIndex) and frame.index.name is None
     styler = frame.style.format(precision=precision, na_rep="—").set_caption(f"{title} — data: {provenance}")
     if plain_index:
@@ -338,6 +367,147 @@ def show_table(frame: pd.DataFrame, *, title: str, provenance: str, precision: i
         display(styler)
     except ImportError:
         print(f"{title} — data: {provenance}\n{frame.to_string(index=not plain_index)}")
+
+
+def _slug(text: str, limit: int = 60) -> str:
+    """``text`` as a lower-case ASCII file-name part (``-`` between words), at most ``limit`` characters plus
+    a short hash of ``text`` when it had to be cut."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "table"
+    if len(slug) > limit:
+        cut = slug[:limit + 1]
+        cut = cut[: cut.rfind("-")] if "-" in cut[limit // 2:] else slug[:limit]
+        slug = cut.rstrip("-") + "-" + hashlib.sha1(text.encode()).hexdigest()[:6]
+    return slug
+
+
+def data_kind(provenance: str) -> str:
+    """What a provenance string says the numbers were computed on: ``real``, ``synthetic``, ``real and
+    synthetic``, ``reported only`` (a paper's printed numbers, nothing computed) or ``unspecified``.
+
+    >>> data_kind("reported: MLAVL paper; ours: SYNTHETIC data (embedded generator v3, ...)")
+    'synthetic'
+    """
+    real, synthetic = "REAL" in provenance, "SYNTHETIC" in provenance
+    if real and synthetic:
+        return "real and synthetic"
+    if real or synthetic:
+        return "real" if real else "synthetic"
+    return "reported only" if "reported" in provenance.lower() else "unspecified"
+
+
+def _cell(value: Any) -> str:
+    """One CSV cell: floats at full precision (``repr``), missing values empty, anything else as text."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) or (hasattr(value, "dtype") and getattr(value.dtype, "kind", "") == "f"):
+        value = float(value)
+        return "" if math.isnan(value) else repr(value)
+    if value is pd.NA or value is pd.NaT:
+        return ""
+    return str(value)
+
+
+def table_stem(title: str, params: Mapping[str, Any] | None = None, notebook: str | None = None,
+               name: str | None = None) -> str:
+    """The file stem :func:`save_table` writes: ``<notebook>__<name or title slug>`` plus what makes this run
+    differ from the default one (:func:`figure_stem`: source, scale, seeds, epochs).
+
+    >>> table_stem("MLAVL Table 2, Spearman ρ (fisv)", {"scale": "smoke", "seeds": [0]}, "mlavl_main_results")
+    'mlavl_main_results__mlavl-table-2-spearman-fisv_smoke'
+    """
+    params = _CONTEXT["params"] if params is None else params
+    notebook = _CONTEXT["notebook"] if notebook is None else notebook
+    if name is not None and (not name or any(c in name for c in "/\\ .")):
+        raise ValueError(f"Table name {name!r} must be a plain file stem without extension, dots or spaces.")
+    prefix = re.sub(r"[^A-Za-z0-9_-]+", "-", notebook).strip("-") + "__" if notebook else ""
+    return figure_stem(prefix + (name or _slug(title)), params)
+
+
+def _header(frame: pd.DataFrame) -> tuple[list[list[str]], int, pd.DataFrame]:
+    """(column header levels per column, number of index columns, frame with the index as columns)."""
+    depth = frame.columns.nlevels
+    plain_index = isinstance(frame.index, pd.RangeIndex) and frame.index.name is None
+
+    def levels(label: Any) -> list[str]:
+        parts = list(label) if isinstance(label, tuple) else [label]
+        return ["" if p is None or (isinstance(p, float) and math.isnan(p)) else str(p) for p in parts]
+
+    columns = [levels(c) for c in frame.columns]
+    body = frame
+    index_columns = 0
+    if not plain_index:
+        names = [("" if n is None else str(n)) for n in frame.index.names]
+        index_columns = len(names)
+        columns = [[*([""] * (depth - 1)), n] for n in names] + columns
+        body = frame.copy()
+        body.columns = range(body.shape[1])
+        body = body.reset_index(names=[f"__index{i}" for i in range(index_columns)])
+    return columns, index_columns, body
+
+
+def save_table(frame: pd.DataFrame, *, title: str, provenance: str, directory: str | Path | None = None,
+               name: str | None = None, params: Mapping[str, Any] | None = None, notebook: str | None = None,
+               precision: int = 3) -> Path:
+    """Write ``frame`` as ``<directory>/<stem>.csv`` plus ``<stem>.json`` (title, provenance, parameters).
+
+    The CSV is tidy and self-describing: the index (unless a plain 0..n−1 one) becomes the first columns, a
+    multi-level column header is flattened to one row (``TES / reported``), floats keep full precision and a
+    missing value is an empty cell. The JSON sidecar holds what the CSV cannot: ``title``, ``provenance``,
+    ``data`` (:func:`data_kind`), ``notebook``, ``parameters``, ``scale``, ``seeds``, ``code_version``,
+    ``date``, ``order`` (its place among the tables of this notebook run), ``precision`` (decimals to show),
+    ``index_columns`` and ``columns`` (every column's header levels). ``directory`` defaults to ``$AQA_TABLES_OUT``; ``params`` and ``notebook`` to what
+    :func:`check_params` resolved last; the stem is :func:`table_stem`. A second table with the same stem
+    in one notebook run gets ``-2``, ``-3``, ... Returns the CSV path.
+    """
+    from .cache import code_version
+
+    _require_provenance(provenance)
+    if not title or not title.strip():
+        raise ValueError("save_table needs a title: the write-up shows it as the table's caption.")
+    directory = directory if directory is not None else os.environ.get(TABLES_ENV)
+    if not directory:
+        raise ValueError(f"save_table has nowhere to write: pass directory=... or set ${TABLES_ENV}.")
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"save_table needs a pandas DataFrame, got {type(frame).__name__}.")
+    frame = readable(frame)
+    params = dict(_CONTEXT["params"] if params is None else params)
+    notebook = _CONTEXT["notebook"] if notebook is None else notebook
+    stem = table_stem(title, params, notebook, name)
+    seen: dict[str, str] = _CONTEXT.setdefault("tables", {})
+    base, n = stem, 1
+    while stem in seen:
+        n += 1
+        stem = f"{base}-{n}"
+    seen[stem] = title
+    order = len(seen)
+    columns, index_columns, body = _header(frame)
+    out_dir = Path(directory)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path = out_dir / f"{stem}.csv"
+    tmp = csv_path.with_suffix(f".tmp{os.getpid()}")
+    with tmp.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([" / ".join(part for part in col if part) for col in columns])
+        for row in body.itertuples(index=False, name=None):
+            writer.writerow([_cell(v) for v in row])
+    os.replace(tmp, csv_path)
+    seeds = params.get("seeds", [params["seed"]] if "seed" in params else None)
+    sidecar = {
+        "format": TABLE_FORMAT, "stem": stem, "title": title, "provenance": provenance,
+        "data": data_kind(provenance), "notebook": notebook,
+        "parameters": json.loads(json.dumps(params, default=str)), "scale": params.get("scale"),
+        "seeds": list(seeds) if seeds is not None else None, "code_version": code_version(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"), "order": order, "precision": precision,
+        "index_columns": index_columns, "columns": columns, "rows": len(body), "csv": csv_path.name,
+    }
+    json_path = csv_path.with_suffix(".json")
+    tmp = json_path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(sidecar, indent=1, ensure_ascii=False) + "\n")
+    os.replace(tmp, json_path)
+    return csv_path
 
 
 def figure_stem(name: str, params: Mapping[str, Any] | None = None) -> str:
@@ -375,9 +545,11 @@ def _stamp(provenance: str, params: Mapping[str, Any]) -> str:
     return f"data: {provenance}" + (f" | {'; '.join(run)}" if run else "")
 
 
-def _write_manifest(directory: Path, row: dict[str, str]) -> None:
-    """Insert or replace ``row`` (keyed by ``figure``) in ``<directory>/manifest.csv``, atomically."""
-    path = directory / MANIFEST
+def _write_manifest(directory: Path, row: dict[str, str], *, file: str = MANIFEST,
+                    columns: Sequence[str] = MANIFEST_COLUMNS) -> None:
+    """Insert or replace ``row`` (keyed by ``figure``) in ``<directory>/manifest.csv`` (or ``file`` with
+    ``columns``), atomically."""
+    path = directory / file
     rows: list[dict[str, str]] = []
     if path.exists():
         with path.open(newline="") as f:
@@ -386,33 +558,69 @@ def _write_manifest(directory: Path, row: dict[str, str]) -> None:
     rows.sort(key=lambda r: r["figure"])
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=MANIFEST_COLUMNS, extrasaction="ignore")
+        writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     os.replace(tmp, path)
 
 
+def figure_formats(formats: str | Sequence[str] | None = None) -> list[str]:
+    """The formats :func:`save_figure` writes: ``png`` first, then those of ``formats`` (a list, or text such
+    as ``"png,pdf"``), default ``$AQA_FIGURE_FORMATS`` (unset: PNG only). Unknown formats are an error."""
+    where = f"formats={formats!r}"
+    if formats is None:
+        formats = os.environ.get(FIGURE_FORMATS_ENV, "png")
+        where = f"{FIGURE_FORMATS_ENV}={formats!r}"
+    words = formats.replace(",", " ").split() if isinstance(formats, str) else list(formats)
+    words = [str(w).strip().lower().lstrip(".") for w in words if str(w).strip()]
+    unknown = [w for w in words if w not in FIGURE_FORMATS]
+    if unknown:
+        raise ValueError(f"{where} names unknown figure format(s) {', '.join(map(repr, unknown))}; use a "
+                         f"comma-separated subset of {', '.join(FIGURE_FORMATS)}, e.g. {FIGURE_FORMATS_ENV}=png,pdf.")
+    return list(dict.fromkeys(["png", *words]))
+
+
+def _figure_title(fig: Any) -> str:
+    """The figure's suptitle, else its axes' titles (up to three, joined by `` | ``)."""
+    suptitle = getattr(fig, "_suptitle", None)
+    if suptitle is not None and suptitle.get_text().strip():
+        return " ".join(suptitle.get_text().split())
+    titles = []
+    for ax in fig.get_axes():
+        for loc in ("center", "left", "right"):
+            text = " ".join(ax.get_title(loc).split())
+            if text and text not in titles:
+                titles.append(text)
+    return " | ".join(titles[:3]) + (" | …" if len(titles) > 3 else "")
+
+
 def save_figure(fig: Any, name: str, *, provenance: str, directory: str | Path | None = None,
-                params: Mapping[str, Any] | None = None, notebook: str | None = None) -> Path:
+                params: Mapping[str, Any] | None = None, notebook: str | None = None,
+                formats: str | Sequence[str] | None = None) -> Path:
     """Stamp provenance on ``fig``, save it as ``<figures>/<stem>.png`` and record it in the manifest.
 
     ``stem`` is :func:`figure_stem` of ``name`` (source, scale, seeds when they differ from the defaults).
     ``params`` and ``notebook`` default to what :func:`check_params` resolved last. The stamp below the
     figure names the data, the scale and the seeds; a smoke-scale figure also carries a red mark above it
     saying its numbers are meaningless. ``figures/manifest.csv`` gets one row per file: figure, notebook,
-    parameters (JSON), code version (:func:`aqa_lib.cache.code_version`) and date. PNGs from Agg are
-    byte-stable. Returns the written path. ``name`` must be a plain file stem.
+    parameters (JSON), code version (:func:`aqa_lib.cache.code_version`) and date; ``figures/provenance.csv``
+    one row per file too: figure, notebook, title, provenance, stamp, formats. PNGs from Agg are
+    byte-stable. ``formats`` (default ``$AQA_FIGURE_FORMATS``, e.g. ``png,pdf``; unset: PNG only, as before)
+    adds vector copies under the same stem (PDF without creation date, so re-runs give the same bytes).
+    Returns the PNG's path. ``name`` must be a plain file stem.
     """
     from .cache import code_version
 
     _require_provenance(provenance)
-    if not name or any(c in name for c in "/\\ ") or name.endswith(".png"):
+    if not name or any(c in name for c in "/\\ ") or name.endswith(tuple(f".{f}" for f in FIGURE_FORMATS)):
         raise ValueError(f"Figure name {name!r} must be a plain file stem without extension or spaces.")
+    extra = figure_formats(formats)[1:]
     params = dict(_CONTEXT["params"] if params is None else params)
     notebook = _CONTEXT["notebook"] if notebook is None else notebook
+    title = _figure_title(fig)
     width = max(40, int(fig.get_figwidth() * 17))  # characters of 7-pt text across the figure
-    fig.text(0.005, 0.0, textwrap.fill(_stamp(provenance, params), width), fontsize=7, color="0.35", ha="left",
-             va="top")
+    stamp = _stamp(provenance, params)
+    fig.text(0.005, 0.0, textwrap.fill(stamp, width), fontsize=7, color="0.35", ha="left", va="top")
     if params.get("scale") == "smoke":
         fig.text(0.5, 1.0, SMOKE_MARK, fontsize=10, color="crimson", fontweight="bold", ha="center",
                  va="bottom")
@@ -420,10 +628,19 @@ def save_figure(fig: Any, name: str, *, provenance: str, directory: str | Path |
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{figure_stem(name, params)}.png"
     fig.savefig(path, dpi=110, bbox_inches="tight", pad_inches=0.08, metadata={"Software": None})
+    for fmt in extra:
+        meta: dict[str, Any] = ({"Title": path.stem, "Subject": stamp, "Creator": None, "Producer": None,
+                                 "CreationDate": None} if fmt == "pdf" else {"Title": path.stem, "Date": None})
+        fig.savefig(path.with_suffix(f".{fmt}"), format=fmt, bbox_inches="tight", pad_inches=0.08, metadata=meta)
     _write_manifest(out_dir, {"figure": path.name, "notebook": notebook,
                               "parameters": json.dumps(params, sort_keys=True, default=str),
                               "code_version": code_version(),
                               "date": datetime.now(UTC).isoformat(timespec="seconds")})
+    _CONTEXT["figures"] = _CONTEXT.get("figures", 0) + 1
+    _write_manifest(out_dir, {"figure": path.name, "notebook": notebook, "order": str(_CONTEXT["figures"]),
+                              "title": title, "provenance": provenance, "stamp": stamp,
+                              "formats": ",".join(["png", *extra])},
+                    file=FIGURE_PROVENANCE, columns=FIGURE_PROVENANCE_COLUMNS)
     return path
 
 
