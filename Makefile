@@ -13,7 +13,7 @@ PARAMS ?=
 # Notebook stems to run with `make figures` (default: all), e.g. ONLY="data_tour ablation_losses".
 ONLY ?=
 
-.PHONY: all setup figures report test unit notebooks lint sync-notebooks clean-cache
+.PHONY: all setup figures report course test unit notebooks lint sync-notebooks clean-cache
 
 all: figures
 
@@ -43,6 +43,11 @@ figures: $(STAMP) $(KERNEL_CONFIG)
 report: $(STAMP) $(KERNEL_CONFIG)
 	MPLBACKEND=Agg $(BIN)/python -m aqa_lib.writeup --scale $(SCALE) $(if $(ONLY),--only $(ONLY)) $(PARAMS)
 
+# AQA 101 (notebooks/course/): the student copies (solution cells removed) and the teacher's copy, in out/course/.
+course: $(STAMP)
+	$(BIN)/python -m aqa_lib.course export --out out/course/student
+	$(BIN)/python -m aqa_lib.course export --out out/course/teacher --solutions
+
 # Whole test suite: unit tests, then every notebook under nbval at smoke scale.
 test: $(STAMP) $(KERNEL_CONFIG)
 	$(BIN)/ruff check aqa_lib tests notebooks benchmarks
@@ -57,7 +62,7 @@ lint: $(STAMP)
 
 # Re-pair every notebooks/*.py (py:percent, the reviewed source) into its .ipynb without outputs.
 sync-notebooks: $(STAMP)
-	$(BIN)/jupytext --sync notebooks/*.py
+	$(BIN)/jupytext --sync notebooks/*.py notebooks/course/*.py
 
 clean-cache:
 	rm -rf .cache
