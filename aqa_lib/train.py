@@ -39,13 +39,21 @@ host copies) and the losses are computed in float32 outside autocast (an attenti
 is off by up to a third of a segment). CPU otherwise, deterministic per seed (initialisation, dropout and
 crops all come from ``seed``).
 
+Randomness per run (ours): after the seeded initialisation, a run draws nothing from the global random state.
+Shuffles and crops come from its crop generator, dropout masks from its own dropout generator (the models'
+``nn.Dropout`` and ``nn.MultiheadAttention`` layers are switched to :class:`~aqa_lib.models.blocks.RunDropout`
+and :class:`~aqa_lib.models.blocks.RunMultiheadAttention`, same parameters), both seeded from ``seed``. So a
+run's numbers do not depend on what else the process does, and runs trained together as one stacked model
+(:mod:`aqa_lib.group`, through :func:`run_many`) get the masks, crops and shuffles they would get alone.
+
 What figures need is recorded during training so they never retrain: for the training videos at
 ``record_train``, every epoch, the model's ``aux`` entries named in ``record_keys`` (LMAC-Net: attention
 centres per modality and layer, for the trajectory figures); after the last epoch, every ``aux`` entry of
 the videos at ``record_test`` (attention maps, per-query scores and weights, for the case-study figures).
 
 :func:`train` reads top to bottom as its steps: :func:`_setup` (data on the device, model, optimiser),
-:func:`_resume` (a killed run's checkpoint), then per epoch :func:`_train_epoch`, :func:`_evaluate`,
+:func:`_resume` (a killed run's checkpoint), then per epoch :func:`_train_epoch` (its :func:`_train_step`),
+:func:`_evaluate`,
 :func:`_track_protocols`, :func:`_record_epoch` and :func:`_checkpoint`, and at the end
 :func:`_final_records`, :func:`_summary` and :func:`_meta`.
 """
@@ -86,6 +94,7 @@ from .models.base import (
     get_variant,
     model_config,
 )
+from .models.blocks import DropoutNoise, use_run_noise
 
 OPTIMIZERS = ("adamw", "sgd", "adam")
 PROTOCOLS = ("papers", "last", "holdout")
@@ -494,9 +503,11 @@ def isolated_rng() -> Iterator[None]:
         random.setstate(py_state)
 
 
-def _make_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimizer:
-    groups: dict[float, list[nn.Parameter]] = {}
-    for name, p in model.named_parameters():
+def _make_optimizer(named_parameters: Iterable[tuple[str, Tensor]], config: RunConfig) -> torch.optim.Optimizer:
+    """The config's optimiser over ``named_parameters`` (those requiring gradients), one parameter group per
+    ``lr_multipliers`` factor."""
+    groups: dict[float, list[Tensor]] = {}
+    for name, p in named_parameters:
         if not p.requires_grad:
             continue
         factor = next((f for prefix, f in config.lr_multipliers.items() if name.startswith(prefix)), 1.0)
@@ -566,11 +577,21 @@ class _Run:
     best: dict[str, tuple[float, int, Any]] = field(
         default_factory=lambda: {"papers": (-math.inf, -1, None), "holdout": (-math.inf, -1, None)})
     start_epoch: int = 0
+    noise: DropoutNoise | None = None
 
 
-def _setup(config: RunConfig, data: AQAData) -> _Run:
+def noise_generator(seed: int, device: torch.device) -> torch.Generator:
+    """The generator of a run's dropout masks: its own stream, derived from ``seed`` (the crops and the
+    shuffling draw from another, ``torch.Generator().manual_seed(seed)``)."""
+    stream = int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
+    return torch.Generator(device=device).manual_seed(stream)
+
+
+def _setup(config: RunConfig, data: AQAData, *,
+           make_bank: Callable[[Split, torch.device], FeatureBank] | None = None) -> _Run:
     """Source runs, seeded model (pretrained parts loaded, frozen parts frozen), data on the device,
-    optimiser and schedule, crop generator."""
+    optimiser and schedule, crop generator. ``make_bank(split, device)`` builds the feature banks (runs trained
+    together share one copy of their features, :mod:`aqa_lib.group`)."""
     device = torch.device(config.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise TrainingError("config.device is 'cuda' but no CUDA GPU is visible; use device='cpu'.")
@@ -584,13 +605,15 @@ def _setup(config: RunConfig, data: AQAData) -> _Run:
         raise ValueError(f"freeze names a submodule {config.model!r} does not have: {exc}") from None
     for module in frozen:
         module.requires_grad_(False)
+    noise = DropoutNoise(noise_generator(config.seed, device))
+    use_run_noise(model, noise)  # dropout masks from the run's own generator, not the global one
     mods = tuple(model.modalities)
     train_split, hold_split = _holdout_split(data.train, config.holdout, config.seed)
-    pin = device.type == "cuda"  # features stay float32 on the device; autocast casts per operation
-    banks = {"train": FeatureBank(train_split.select_modalities(mods), device, torch.float32, pin),
-             "test": FeatureBank(data.test.select_modalities(mods), device, torch.float32, pin)}
+    make_bank = make_bank or _feature_bank
+    banks = {"train": make_bank(train_split.select_modalities(mods), device),
+             "test": make_bank(data.test.select_modalities(mods), device)}
     if hold_split is not None:
-        banks["holdout"] = FeatureBank(hold_split.select_modalities(mods), device, torch.float32, pin)
+        banks["holdout"] = make_bank(hold_split.select_modalities(mods), device)
     for names, who in ((getattr(model, "batch_inputs", ()), "forward"), (getattr(model, "loss_inputs", ()), "loss")):
         missing = [n for n in names if n not in banks["train"].extras and not (
             n in ("text", "text_mask") and banks["train"].text_flat is not None)]
@@ -604,13 +627,18 @@ def _setup(config: RunConfig, data: AQAData) -> _Run:
     # Drop a last batch of one video (BatchNorm cannot train on it); keep every other remainder.
     steps_per_epoch = max(1, n_train // config.batch_size + (n_train % config.batch_size > 1))
     total_steps = steps_per_epoch * config.epochs
-    opt = _make_optimizer(model, config)
+    opt = _make_optimizer(model.named_parameters(), config)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine(s, total_steps, config.min_lr_ratio))
     scores = np.concatenate([data.train.scores, data.test.scores]).astype(np.float64)
     return _Run(config, data, device, model, frozen, train_split, banks, config.window or data_window(data),
                 steps_per_epoch, opt, sched, torch.Generator().manual_seed(config.seed),
                 _valid_index(config.record_train, n_train), _valid_index(config.record_test, len(banks["test"])),
-                (float(scores.min()), float(scores.max())))
+                (float(scores.min()), float(scores.max())), noise=noise)
+
+
+def _feature_bank(split: Split, device: torch.device) -> FeatureBank:
+    """A split's features on ``device``: float32 there (autocast casts per operation), pinned on the way to a GPU."""
+    return FeatureBank(split, device, torch.float32, device.type == "cuda")
 
 
 def _record_fields(config: RunConfig) -> dict[str, Any]:
@@ -629,6 +657,8 @@ def _resume(r: _Run, key: str) -> None:
     r.opt.load_state_dict(state["optimizer"])
     r.sched.load_state_dict(state["scheduler"])
     r.gen.set_state(state["generator"])
+    if r.noise is not None and state.get("noise_generator") is not None:
+        r.noise.generator.set_state(state["noise_generator"])
     torch.set_rng_state(state["torch_rng"])
     if r.device.type == "cuda" and state.get("cuda_rng") is not None:
         torch.cuda.set_rng_state(state["cuda_rng"], r.device)
@@ -636,6 +666,21 @@ def _resume(r: _Run, key: str) -> None:
     r.start_epoch = state["epoch"]
     print(f"[aqa_lib] {r.config.model} {r.config.dataset}/{r.config.target} seed {r.config.seed}: "
           f"resumed from epoch {r.start_epoch} (checkpoint {ckpt.name})", flush=True)
+
+
+def _train_step(r: _Run, index: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    """One optimisation step on random crops of the training videos at ``index``: the loss and its parts."""
+    batch = r.banks["train"].train_batch(index, r.window, r.gen)
+    with _autocast(r.device, r.config.amp):
+        out = _forward(r.model, batch)
+    total, parts = _loss(r.model, out, batch)
+    r.opt.zero_grad(set_to_none=True)
+    total.backward()
+    if r.config.grad_clip > 0:
+        nn.utils.clip_grad_norm_(r.model.parameters(), r.config.grad_clip)
+    r.opt.step()
+    r.sched.step()
+    return total, parts
 
 
 def _train_epoch(r: _Run, epoch: int) -> dict[str, float]:
@@ -647,17 +692,7 @@ def _train_epoch(r: _Run, epoch: int) -> dict[str, float]:
     perm = torch.randperm(n_train, generator=r.gen)
     sums: dict[str, Tensor] = {}
     for s in range(r.steps_per_epoch):
-        idx = perm[s * r.config.batch_size:(s + 1) * r.config.batch_size]
-        batch = r.banks["train"].train_batch(idx, r.window, r.gen)
-        with _autocast(r.device, r.config.amp):
-            out = _forward(r.model, batch)
-        total, parts = _loss(r.model, out, batch)
-        r.opt.zero_grad(set_to_none=True)
-        total.backward()
-        if r.config.grad_clip > 0:
-            nn.utils.clip_grad_norm_(r.model.parameters(), r.config.grad_clip)
-        r.opt.step()
-        r.sched.step()
+        total, parts = _train_step(r, perm[s * r.config.batch_size:(s + 1) * r.config.batch_size])
         for name, value in {"loss": total, **parts}.items():
             v = value.detach().float()
             sums[name] = sums[name] + v if name in sums else v
@@ -699,15 +734,18 @@ def _record_epoch(r: _Run) -> None:
             r.epoch_records.setdefault(k, []).append(v)
 
 
+def _checkpoint_state(r: _Run, epoch: int) -> dict[str, Any]:
+    """What a checkpoint holds: everything :func:`_resume` needs to continue after ``epoch``."""
+    return {"epoch": epoch, "model": r.model.state_dict(), "optimizer": r.opt.state_dict(),
+            "scheduler": r.sched.state_dict(), "generator": r.gen.get_state(), "torch_rng": torch.get_rng_state(),
+            "noise_generator": r.noise.generator.get_state() if r.noise is not None else None,
+            "cuda_rng": torch.cuda.get_rng_state(r.device) if r.device.type == "cuda" else None,
+            "history": r.history, "epoch_records": r.epoch_records, "best": r.best,
+            "records": _record_fields(r.config)}
+
+
 def _checkpoint(r: _Run, key: str, epoch: int) -> None:
-    cache.atomic_torch_save(
-        {"epoch": epoch, "model": r.model.state_dict(), "optimizer": r.opt.state_dict(),
-         "scheduler": r.sched.state_dict(), "generator": r.gen.get_state(), "torch_rng": torch.get_rng_state(),
-         "cuda_rng": torch.cuda.get_rng_state(r.device) if r.device.type == "cuda" else None,
-         "history": r.history, "epoch_records": r.epoch_records, "best": r.best,
-         "records": _record_fields(r.config)},
-        cache.checkpoint_path(key),
-    )
+    cache.atomic_torch_save(_checkpoint_state(r, epoch), cache.checkpoint_path(key))
 
 
 def _final_records(r: _Run) -> dict[str, np.ndarray]:
@@ -780,6 +818,7 @@ def _meta(r: _Run, seconds: float, resumed_from: int) -> dict[str, Any]:
         "record_test_index": r.rec_test,
         "wall_seconds": seconds,
         "resumed_from_epoch": resumed_from,
+        "group_size": 1,  # runs trained together (aqa_lib.group); the timings are then this run's share
     }
 
 
@@ -869,12 +908,21 @@ def _widened(config: RunConfig, stored: dict[str, Any]) -> RunConfig:
         save_weights=config.save_weights or bool(stored.get("save_weights")))
 
 
-def run(config: RunConfig, *, use_cache: bool = True, progress: bool = False) -> RunResult:
-    """The result of ``config``: from the cache when present, else trained (and then cached atomically).
+@dataclass
+class PendingRun:
+    """A run :func:`lookup` did not find in the cache: what to train (``to_train``, which records at least what
+    ``config`` asks for) and under which key, and whether its training replaces a cached entry."""
 
-    With ``use_cache=False`` the run trains from scratch: the cache is neither read nor written, and a
-    checkpoint a killed run left is not resumed.
-    """
+    config: RunConfig
+    to_train: RunConfig
+    key: str
+    data: AQAData
+    replace: bool = False
+
+
+def lookup(config: RunConfig, *, use_cache: bool = True) -> RunResult | PendingRun:
+    """The cached result of ``config``, or the :class:`PendingRun` to train (a cached run that recorded less
+    than asked is trained again, recording the union)."""
     data = load_data(config)
     key = run_key(config, data)
     to_train, replace = config, False
@@ -887,19 +935,56 @@ def run(config: RunConfig, *, use_cache: bool = True, progress: bool = False) ->
                 return RunResult(config, key, meta["summary"], pd.DataFrame(meta["history"]), arrays, info,
                                  cached=True)
             to_train, replace = _widened(config, meta["config"]), True
-    result = train(to_train, data=data, progress=progress, key=key, keep_checkpoint=use_cache, resume=use_cache)
+    return PendingRun(config, to_train, key, data, replace)
+
+
+def store(pending: PendingRun, result: RunResult, *, use_cache: bool = True) -> RunResult:
+    """Cache a freshly trained ``result`` of ``pending`` (atomically; then its checkpoint goes) and return it
+    as the result of the config that was asked for."""
     if use_cache:
-        cache.save(key, {"config": to_train.to_dict(), "summary": result.summary,
-                         "history": result.history.to_dict(orient="list"), "meta": result.meta}, result.arrays,
-                   result.state_dict, replace=replace)
-        cache.checkpoint_path(key).unlink(missing_ok=True)
-    result.config = config
+        cache.save(pending.key, {"config": pending.to_train.to_dict(), "summary": result.summary,
+                                 "history": result.history.to_dict(orient="list"), "meta": result.meta},
+                   result.arrays, result.state_dict, replace=pending.replace)
+        cache.checkpoint_path(pending.key).unlink(missing_ok=True)
+    result.config = pending.config
     return result
 
 
-def run_many(configs: Iterable[RunConfig], *, use_cache: bool = True, progress: bool = False) -> list[RunResult]:
-    """Run every config in order (cached ones cost a lookup); the unit a sweep engine would distribute."""
-    return [run(c, use_cache=use_cache, progress=progress) for c in configs]
+def run(config: RunConfig, *, use_cache: bool = True, progress: bool = False) -> RunResult:
+    """The result of ``config``: from the cache when present, else trained (and then cached atomically).
+
+    With ``use_cache=False`` the run trains from scratch: the cache is neither read nor written, and a
+    checkpoint a killed run left is not resumed.
+    """
+    found = lookup(config, use_cache=use_cache)
+    if isinstance(found, RunResult):
+        return found
+    result = train(found.to_train, data=found.data, progress=progress, key=found.key, keep_checkpoint=use_cache,
+                   resume=use_cache)
+    return store(found, result, use_cache=use_cache)
+
+
+def run_many(configs: Iterable[RunConfig], *, use_cache: bool = True, progress: bool = False,
+             group: bool | str = "auto", max_group: int = 8) -> list[RunResult]:
+    """Every config's result, in order; the unit a sweep engine would distribute.
+
+    Cached runs cost a lookup. The runs left to train that share an architecture and their optimisation
+    settings (:func:`aqa_lib.group.group_key`) can train together, up to ``max_group`` at a time, as one
+    stacked model (:mod:`aqa_lib.group`), each cached exactly as if it had trained alone. ``group``: ``"auto"``
+    (the default) groups the runs on a GPU and trains CPU runs alone, where stacking does not pay
+    (``benchmarks/bench_group.py``: the CPU is already busy with one run's products, and vmap turns
+    convolutions into slower grouped ones); ``True`` groups on every device; ``False`` trains every run alone,
+    one after another. Runs that cannot be stacked (:func:`aqa_lib.group.supports_grouping`) and groups of one
+    train alone.
+    """
+    configs = list(configs)
+    if group not in (True, False, "auto"):
+        raise ValueError(f"group must be True, False or 'auto', got {group!r}.")
+    if group is False:
+        return [run(c, use_cache=use_cache, progress=progress) for c in configs]
+    from .group import run_grouped
+
+    return run_grouped(configs, use_cache=use_cache, progress=progress, max_group=max_group, on_cpu=group is True)
 
 
 def summarise(results: Sequence[RunResult], *, by: Sequence[str] = ("model", "dataset", "target")) -> pd.DataFrame:

@@ -20,6 +20,7 @@ without engine changes.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -88,7 +89,6 @@ class FeatureBank:
         self.lengths = torch.as_tensor(lengths, dtype=torch.long, device=self.device)
         offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         self.offsets = torch.as_tensor(offsets, dtype=torch.long, device=self.device)
-        self.labels = torch.as_tensor(split.labels, dtype=torch.float32, device=self.device)
         self.flat: dict[str, torch.Tensor] = {}
         for m in self.modalities:
             host = torch.from_numpy(np.ascontiguousarray(np.concatenate(split.features[m]), dtype=np.float32))
@@ -97,6 +97,11 @@ class FeatureBank:
                 host = host.pin_memory()
             self.flat[m] = host.to(self.device, non_blocking=pin_memory)
         self.dims = {m: int(t.shape[1]) for m, t in self.flat.items()}
+        self._read_per_video(split)
+
+    def _read_per_video(self, split: Split) -> None:
+        """Labels, per-video extras and text of ``split`` (everything but the features) onto the device."""
+        self.labels = torch.as_tensor(split.labels, dtype=torch.float32, device=self.device)
         self.extras: dict[str, torch.Tensor] = {}
         for name, column in split.extras.items():
             values = np.asarray(column)
@@ -120,6 +125,16 @@ class FeatureBank:
 
     def __len__(self) -> int:
         return int(self.lengths.numel())
+
+    def relabelled(self, split: Split) -> FeatureBank:
+        """A bank of ``split``, which holds the same videos with the same features as this bank's split but its
+        own labels and extras (another target of one dataset): the features on the device are shared, not
+        copied (runs trained together, :mod:`aqa_lib.group`). The caller vouches for the features."""
+        if len(split) != len(self) or not np.array_equal(split.lengths, self.lengths.cpu().numpy()):
+            raise DataError("relabelled: the split's videos differ from this bank's (other count or lengths).")
+        bank = copy.copy(self)
+        bank._read_per_video(split)
+        return bank
 
     def _gather(self, index: torch.Tensor, start: torch.Tensor, window: int) -> Batch:
         pos = start[:, None] + torch.arange(window, device=self.device)[None, :]  # [B, L]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..models.baselines import pooled_svr
-from ..train import RunResult, load_data, run
+from ..train import RunResult, load_data, run_many
 from .configs import config_for, variant_modalities
 
 RGB_ONLY = {"lmac": "lmac/table7/rgb", "pamfn": "pamfn/branch/rgb", "mlavl": "mlavl/visual"}
@@ -58,8 +58,8 @@ def comparison_runs(models: Sequence[str], *, dataset: str, targets: Sequence[st
             skipped.append(m)
     if not trained and not (svr and "rgb" in available):
         raise ValueError(f"None of {list(models)} can run on modalities {sorted(available)}.")
-    results = [run(config_for(n, dataset, t, seed=s, **common), progress=progress)
-               for n in trained for t in targets for s in seeds]
+    results = run_many([config_for(n, dataset, t, seed=s, **common) for n in trained for t in targets for s in seeds],
+                       progress=progress)  # runs of one recipe train together on a GPU (aqa_lib.group)
     fits = []
     if svr and "rgb" in available:
         for t in targets:

@@ -17,7 +17,7 @@ from .. import tables as reported_tables
 from ..data.registry import get_spec
 from ..models.base import get_variant, variants
 from ..report import fit_rows, reproduced_rows, side_by_side
-from ..train import RunResult, load_data, run
+from ..train import RunResult, load_data, run_many
 from .configs import config_for, variant_modalities
 
 
@@ -67,7 +67,7 @@ def run_table(paper: str, table: str, *, dataset: str, targets: Sequence[str], s
     configs = [config_for(n, dataset, t, scale=scale, seed=s, source=source, data_root=data_root, device=device,
                           epochs=epochs, record_keys=record_keys, final_keys=final_keys, **(model_kwargs or {}))
                for n in runnable for t in targets for s in seeds]
-    return [run(c, progress=progress) for c in configs]
+    return run_many(configs, progress=progress)  # runs of one recipe train together on a GPU (aqa_lib.group)
 
 
 def compare_table(results: Sequence[RunResult], paper: str, table: str, dataset: str,
