@@ -90,6 +90,11 @@ Text for datasets without commentary (``text_source``)
   prompt embeddings of :func:`aqa_lib.data.text.load_prompts` (512-d, the same for every video; N = 32 RG,
   42 FS, 63 LOGO). The CD refines them per video; Drop-DTW then orders them as a sequence although the
   vocabulary has no temporal order (the alignment is only a soft partition of the vocabulary there).
+  **Measured caveat**: with the vocabulary, Eq. 10's negatives (other videos' tokens) are the same prompts as
+  its positives, and at quick on the real Fis-V RGB features L_alg + L_gc dominate the loss: TES ρ 0.170 /
+  0.112 (papers / last), PCS 0.300 / 0.296, against 0.613 / 0.613 and 0.742 / 0.742 with ``lambda_alg =
+  lambda_gc = 0`` (``benchmarks/real_fisv_rgb.py`` jobs ``vatp`` and ``vatp_no_align``). Pass those two
+  zeros for vocabulary text until a better reading of the paper's fine-tuning is found.
 - ``"none"``: no semantic branch; L_alg and L_gc are off whatever their λ.
 
 MTL-AQA with difficulty degree (``use_dd``; Table IX "w/ DD")
