@@ -89,7 +89,8 @@ print(f"{title} on {dataset}: VATP-Net and {', '.join(plan.competitors) or 'no c
 # (tiny models, two epochs) the numbers only show that everything runs, and only VATP-Net, GDLT and the SVR
 # run. At `quick` from an empty cache, measured once on a shared 2-core CPU: MTL-AQA about 3 minutes (five
 # runs; a VATP-Net run reading the commentary about 50 s), RG about 27 minutes (24 runs and the MTL-AQA run
-# VATP-Net is fine-tuned from; LMAC-Net and MLAVL about 100 s per apparatus, VATP-Net about 50 s).
+# VATP-Net is fine-tuned from; LMAC-Net and MLAVL about 100 s per apparatus, VATP-Net about 50 s), Fis-V and
+# FineFS about 20 minutes each.
 
 # %%
 vatp_runs = run_many([vatp_config(v, dataset, t, seed=s, finetune=finetune, **common)
