@@ -124,6 +124,9 @@ class Recipe:
         save_weights: keep the final weights (runs that later runs start from).
         pretraining: the stage-1 runs of a multi-stage variant (:class:`Pretraining`), or None.
         same_run_as: configure the variant as this other variant's run ("" = itself).
+        datasets: the datasets the recipe can train (empty = any): e.g. MLAVL needs a sport's action
+            vocabulary and grade prompts, which MTL-AQA does not have.
+        datasets_why: one line saying why the others cannot run and what to use instead.
     """
 
     family: str
@@ -141,6 +144,8 @@ class Recipe:
     save_weights: bool = False
     pretraining: Pretraining | None = None
     same_run_as: str = ""
+    datasets: tuple[str, ...] = ()
+    datasets_why: str = ""
 
     def __post_init__(self) -> None:
         if not self.optimiser:
@@ -151,6 +156,12 @@ class Recipe:
             if unknown:
                 raise ValueError(f"Recipe {self.source!r}: {name} names unknown scales {unknown}; "
                                  f"scales: {', '.join(SCALES)}.")
+
+    def check_dataset(self, dataset: str, variant: str) -> None:
+        """Raise a ValueError naming the datasets ``variant`` can train when ``dataset`` is not one of them."""
+        if self.datasets and dataset not in self.datasets:
+            raise ValueError(f"{variant!r} cannot train on {dataset!r}: its recipe ({self.source}) trains only on "
+                             f"{', '.join(self.datasets)}. {self.datasets_why}".rstrip())
 
     def optimiser_for(self, dataset: str, scale: str) -> Optimiser:
         """The optimiser settings on ``dataset`` at ``scale``."""

@@ -269,6 +269,15 @@ def test_recipe_per_dataset():
     assert config_for("mlavl", "fisv", "TES", scale="quick").model_kwargs["d_model"] == 64
 
 
+def test_recipe_refuses_a_dataset_without_an_action_vocabulary():
+    from aqa_lib.experiments import config_for
+
+    for name in ("mlavl", "mlavl/table5/baseline", "mlavl/supp_table2/n4"):
+        with pytest.raises(ValueError, match=r"cannot train on 'mtl_aqa'.*fs1000, fisv, finefs, rg, logo.*vatp"):
+            config_for(name, "mtl_aqa", "score", scale="smoke")
+    assert config_for("mlavl", "finefs", "FS-PCS", scale="smoke").model_kwargs["sport"] == "FS"
+
+
 def test_official_parameter_counts():
     """The official FS1000 configuration (models.md): 6,724,627 (768-d video) / 6,987,155 (1024-d); the
     paper's Table 2 says 3.82 M, which no official configuration builds."""

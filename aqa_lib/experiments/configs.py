@@ -74,6 +74,7 @@ def config_for(variant: str, dataset: str, target: str, *, scale: str = "quick",
     v = get_variant(variant)
     spec = get_spec(dataset)
     ds, target = spec.name, spec.check_target(target)
+    recipe.check_dataset(ds, variant)
     resolved = _check_choices(v, recipe, model_overrides)
 
     defaults = recipe.default_model_kwargs(ds, scale)

@@ -97,6 +97,17 @@ def register(name: str, builder: Builder, *, description: str, paper: str = "", 
     return variant
 
 
+def registrar(builder: Builder, *, paper: str, recipe: Recipe) -> Callable[..., Variant]:
+    """A short ``reg(name, table, reported_method, description, **overrides)`` for one paper's variants: every
+    row of that paper is built by ``builder`` and trained by ``recipe`` (used by ``mlavl.py``, ``vatp.py``)."""
+
+    def reg(name: str, table: str, method: str, text: str, **overrides: Any) -> Variant:
+        return register(name, builder, paper=paper, table=table, reported_method=method, recipe=recipe,
+                        description=text, **overrides)
+
+    return reg
+
+
 PAPER_MODULES = ("lmac", "baselines", "pamfn", "mlavl", "vatp")
 """Modules whose import registers their variants (one per paper, plus baselines as they are added)."""
 

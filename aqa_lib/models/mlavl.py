@@ -137,7 +137,7 @@ from torch import Tensor, nn
 from ..data.text import load_prompts
 from ..losses import mse_loss, prompt_alignment_loss, query_triplet_loss
 from ..recipes import ANY_DATASET, Optimiser, Recipe
-from .base import ModelOutput, check_inputs, register
+from .base import ModelOutput, check_inputs, register, registrar
 from .baselines import GDLT, GDLT_RECIPE, build_gdlt
 
 KNOWLEDGE = ("graph", "mlp", "shared_transformer", "dual_transformer", "none")
@@ -723,8 +723,11 @@ MLAVL_RECIPE = Recipe(
     batch_size={"paper": 64},
     window={"fs1000": 95, "fisv": 124, "rg": 68, "logo": 48},  # the official training crops (clips)
     width={"smoke": {"d_model": 16, "n_heads": 2}, "quick": {"d_model": 64, "n_heads": 4}, "paper": {}},
-    model_kwargs={"fs1000": {"sport": "FS"}, "fisv": {"sport": "FS"}, "rg": {"sport": "RG"},
-                  "logo": {"sport": "LOGO", "modalities": ("rgb",)}},
+    model_kwargs={"fs1000": {"sport": "FS"}, "fisv": {"sport": "FS"}, "finefs": {"sport": "FS"},
+                  "rg": {"sport": "RG"}, "logo": {"sport": "LOGO", "modalities": ("rgb",)}},
+    datasets=("fs1000", "fisv", "finefs", "rg", "logo"),
+    datasets_why="MLAVL's graphs and grade prompts need a sport's action vocabulary and prompt embeddings "
+                 "(FS, RG, LOGO); MTL-AQA has none (its text is per-dive commentary: use VATP-Net, 'vatp').",
 )
 """MLAVL's training settings per dataset and scale."""
 
@@ -735,9 +738,7 @@ _NO_DPG = {"head": "mlp"}
 
 
 def _register_all() -> None:
-    def reg(name: str, table: str, method: str, text: str, **overrides: Any) -> None:
-        register(name, build_mlavl, paper="mlavl", table=table, reported_method=method, recipe=MLAVL_RECIPE,
-                 description=text, **overrides)
+    reg = registrar(build_mlavl, paper="mlavl", recipe=MLAVL_RECIPE)
 
     reg("mlavl", "table1", "MLAVL", "MLAVL as in the paper and official code: projections, S²CE, MAG² (visual "
         "+ audio action graphs), AVCF, DPG (12 + 6 grade prompts), 10·MSE + triplet + 0.01·CE.")

@@ -193,7 +193,7 @@ from ..data.text import load_prompts
 from ..drop_dtw import alignment_costs, drop_dtw
 from ..losses import mse_loss
 from ..recipes import ANY_DATASET, Optimiser, Recipe
-from .base import ModelOutput, check_inputs, register
+from .base import ModelOutput, check_inputs, register, registrar
 from .baselines import GDLT_RECIPE, build_gdlt
 from .mlavl import Encoder, FeedForward, Projection
 
@@ -698,9 +698,7 @@ _RGB = {"text_source": "none"}
 
 
 def _register_all() -> None:
-    def reg(name: str, table: str, method: str, text: str, **overrides: Any) -> None:
-        register(name, build_vatp, paper="vatp", table=table, reported_method=method, recipe=VATP_RECIPE,
-                 description=text, **overrides)
+    reg = registrar(build_vatp, paper="vatp", recipe=VATP_RECIPE)
 
     reg("vatp", "tableVIII", "VATP-Net", "VATP-Net as in the paper: GDLT-style projection, TE (1 layer), "
         "ParseFormer (S=4 queries, 2 blocks, learnable τ), context-aware decoder over the text, score "
