@@ -27,7 +27,7 @@ The table notebooks
   too, each a Fisher-z mean computed only when we ran every target it averages) and a ``here`` column that
   says *trained*, *not run* (and why) or *reported only* (and why: :func:`reported_only_reason`).
 - :func:`measure_vatp`: :func:`aqa_lib.efficiency.measure` for a VATP-Net that reads commentary and DD
-  (:class:`WithText` supplies them), :func:`parameter_counts` at the paper's input widths.
+  (:func:`text_inputs` supplies them), :func:`parameter_counts` at the paper's input widths.
 
 Fig. 5 ("Evaluation on the backbone network action feature learning in RG dataset") is an image in the source:
 its bars are not transcribed (``papers_tables/index.csv`` has no entry). The prose says the VST backbone beats
@@ -550,59 +550,29 @@ def parameter_counts(variants: Iterable[str], dataset: str = "mtl_aqa", *, paper
     return out
 
 
-class WithText(nn.Module):
-    """A VATP-Net that reads commentary and DD, callable as ``model(features, mask)`` (what
-    :func:`aqa_lib.efficiency.measure` calls): random text of ``text_length`` tokens per video and DD 3.0 are
-    supplied (buffers, not parameters: the parameter count is the model's)."""
-
-    def __init__(self, model: nn.Module, text_length: int, seed: int = 0) -> None:
-        super().__init__()
-        self.model = model
-        self.modalities = tuple(model.modalities)
-        self.inputs = tuple(getattr(model, "batch_inputs", ()))
+def text_inputs(model: nn.Module, text_length: int, seed: int = 0) -> dict[str, Tensor]:
+    """The extra inputs (batch 1) a model's ``batch_inputs`` ask for, as :func:`aqa_lib.efficiency.measure`
+    passes them: random commentary of ``text_length`` tokens (all real) and DD 3.0."""
+    inputs = tuple(getattr(model, "batch_inputs", ()))
+    extras: dict[str, Tensor] = {}
+    if "text" in inputs:
         g = torch.Generator().manual_seed(seed)
-        self.register_buffer("text", torch.randn(1, text_length, int(getattr(model, "text_dim", 1)), generator=g),
-                             persistent=False)
-
-    def forward(self, features: Mapping[str, Tensor], mask: Tensor | None = None) -> Any:
-        b = next(iter(features.values())).shape[0]
-        extras: dict[str, Tensor] = {}
-        if "text" in self.inputs:
-            extras["text"] = self.text.expand(b, -1, -1)
-            extras["text_mask"] = torch.ones(self.text.shape[:2], dtype=torch.bool,
-                                             device=self.text.device).expand(b, -1)
-        if "dd" in self.inputs:
-            extras["dd"] = torch.full((b,), 3.0, device=self.text.device)
-        return self.model(features, mask, **extras)
+        extras["text"] = torch.randn(1, text_length, int(getattr(model, "text_dim", 1)), generator=g)
+        extras["text_mask"] = torch.ones(1, text_length, dtype=torch.bool)
+    if "dd" in inputs:
+        extras["dd"] = torch.full((1,), 3.0)
+    return extras
 
 
 def measure_vatp(model: nn.Module, in_dims: Mapping[str, int], length: int, *, text_length: int = 78,
                  device: str = "cpu", repeats: int = 20) -> dict[str, float]:
     """:func:`aqa_lib.efficiency.measure` (``params_m``, ``gflops``, ``gmacs``, ``latency_ms``) of one video of
     ``length`` clips, for any model; one that reads commentary / DD gets ``text_length`` tokens and DD
-    (:class:`WithText`). FLOPs count the forward pass's matrix products, not Drop-DTW's dynamic programme.
+    (:func:`text_inputs`). FLOPs count the forward pass's matrix products, not Drop-DTW's dynamic programme."""
+    from ..efficiency import measure
 
-    ``measure`` counts FLOPs under ``no_grad``, where PyTorch's FlopCounterMode fails on a model that passes a
-    parameter itself as a module's input (GDLT's queries: "Expected gradient function to be set"); such a
-    model is counted the same way with gradients enabled (eval mode, nothing is trained).
-    """
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from ..efficiency import dummy_inputs, latency_ms, measure
-
-    wrapped = WithText(model, text_length) if getattr(model, "batch_inputs", ()) else model
-    dims = dict(in_dims)
-    try:
-        return measure(wrapped, dims, length, device=device, repeats=repeats)
-    except AssertionError:
-        wrapped = wrapped.eval().to("cpu")
-        feats, mask = dummy_inputs(dims, tuple(wrapped.modalities), length)
-        counter = FlopCounterMode(display=False)
-        with torch.enable_grad(), counter:
-            wrapped(feats, mask)
-        flops = int(counter.get_total_flops())
-        return {"params_m": count_parameters(model) / 1e6, "gflops": flops / 1e9, "gmacs": flops / 2e9,
-                "latency_ms": latency_ms(wrapped, dims, length, device=device, repeats=repeats)}
+    return measure(model, dict(in_dims), length, device=device, repeats=repeats,
+                   extras=text_inputs(model, text_length))
 
 
 def trained_size(results: Sequence[RunResult], labels: Mapping[str, str]) -> pd.DataFrame:
