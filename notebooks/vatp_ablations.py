@@ -53,7 +53,8 @@
 # table says so; Table V's rows 6 and 7 print the same check-marks, and we read row 7 as L_reg + l_div +
 # L_alg; our MTL-AQA commentary is embedded by a 384-d sentence encoder, not BERT (768-d). On RG the paper
 # does not say what the context-aware decoder reads: ours reads RG's action vocabulary ("a video of
-# <action>"). RG rows with a ParseFormer are **fine-tuned** from the ParseFormer of VATP-Net trained on
+# <action>"), with L_alg and L_gc off (the recipe's default for vocabulary text: its negatives would be its
+# positives; Table II has no loss column). RG rows with a ParseFormer are **fine-tuned** from the ParseFormer of VATP-Net trained on
 # MTL-AQA (§IV-A2; that source run is the synthetic MTL-AQA one at the same scale), `finetune = False` trains
 # them from scratch.
 

@@ -31,7 +31,9 @@
 # of Table IX (`vatp/tableIX/w_dd`, `wo_dd`), elsewhere `vatp` **fine-tuned** from the ParseFormer of
 # VATP-Net trained on MTL-AQA (§IV-A2: RG, Fis-V and FineFS "are fine-tuned with our trained visual
 # ParseFormer decoder module"; `finetune = False` trains from scratch), its context-aware decoder reading
-# the sport's action vocabulary (ours: the paper does not say what it reads there). With `baselines` on (the
+# the sport's action vocabulary (ours: the paper does not say what it reads there), with L_alg and L_gc off
+# (ours, the recipe's: with a vocabulary every video shares, Eq. 10's negatives are its positives; on the real
+# Fis-V features the two terms cost 0.44 of TES ρ, `benchmarks/real_fisv_rgb.py`). With `baselines` on (the
 # default), the methods this project re-implements: **GDLT** (the only one the tables print; on RG and Fis-V
 # in its VST row, the backbone our features stand in for), the pooled-feature **SVR** in the C3D+SVR row (RG,
 # Fis-V; on our features, not C3D), and, as extra rows the tables do not print, **PAMFN**, **LMAC-Net** and

@@ -433,7 +433,10 @@ def test_recipe_per_dataset_and_scale():
     assert [c.epochs for c in rg] == [300, 400, 500, 300]
     c = rg[0]
     assert (c.optimizer, c.lr, c.weight_decay, c.batch_size) == ("adam", 1e-3, 0.0, 32)
-    assert c.model_kwargs == {"text_source": "vocabulary", "sport": "RG"}
+    assert c.model_kwargs == {"text_source": "vocabulary", "sport": "RG", "lambda_alg": 0.0, "lambda_gc": 0.0}
+    # vocabulary text turns L_alg / L_gc off; a caller's λ and a loss-ablation row's explicit λ still win
+    assert config_for("vatp", "rg", "Ball", scale="smoke", lambda_alg=1.0).model_kwargs["lambda_alg"] == 1.0
+    assert get_variant("vatp/tableV/full").overrides == {"lambda_div": 1.0, "lambda_alg": 1.0, "lambda_gc": 1.0}
     mtl = config_for("vatp", "mtl_aqa", "score", scale="paper")
     assert mtl.epochs == 200 and mtl.model_kwargs == {"text_source": "commentary",
                                                       "text_dim": get_spec("mtl_aqa").text_dim, "use_dd": True}
@@ -443,7 +446,8 @@ def test_recipe_per_dataset_and_scale():
     assert config_for("vatp", "finefs", "SP-TES", scale="paper").epochs == 300
     assert config_for("vatp", "logo", "score").model_kwargs["sport"] == "LOGO"
     smoke = config_for("vatp/tableVI/rgb", "rg", "Ball", scale="smoke")
-    assert smoke.epochs == 2 and smoke.model_kwargs == {"sport": "RG", "d_model": 16, "n_heads": 2, "proj_hidden": 32}
+    assert smoke.epochs == 2 and smoke.model_kwargs == {"sport": "RG", "lambda_alg": 0.0, "lambda_gc": 0.0,
+                                                     "d_model": 16, "n_heads": 2, "proj_hidden": 32}
     quick = config_for("vatp", "rg", "Ball", scale="quick")
     assert quick.epochs == 20 and quick.model_kwargs["d_model"] == 32 and quick.model_kwargs["proj_hidden"] == 128
     assert config_for("vatp", "mtl_aqa", "score", scale="quick").epochs == 15
