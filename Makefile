@@ -12,6 +12,9 @@ SCALE  ?= quick
 PARAMS ?=
 # Notebook stems to run with `make figures` (default: all), e.g. ONLY="data_tour ablation_losses".
 ONLY ?=
+# Extra options of the sweep that trains the notebooks' runs first, e.g. SWEEP="--workers 4" or
+# SWEEP="--backend ray --address auto" (README, "Sweeps").
+SWEEP ?=
 
 .PHONY: all setup figures report course test unit notebooks lint sync-notebooks clean-cache
 
@@ -34,8 +37,11 @@ $(KERNEL_CONFIG): | $(STAMP)
 	  '# running over TCP without encryption" (local kernels only); errors and cell output are unaffected.' \
 	  'c.IPKernelApp.log_level = "ERROR"' > $@
 
-# Main job: execute every notebook with papermill on the embedded synthetic default; figures go to figures/.
+# Main job, in two steps: train every run the notebooks need on local worker processes (aqa_lib.sweep), then
+# execute every notebook with papermill on the embedded synthetic default, from the cache; figures go to
+# figures/. A sweep failure does not stop the render (`-`): the runner then reports the failing notebooks.
 figures: $(STAMP) $(KERNEL_CONFIG)
+	-MPLBACKEND=Agg $(BIN)/python -m aqa_lib.sweep --scale $(SCALE) $(if $(ONLY),$(ONLY)) $(PARAMS) $(SWEEP)
 	MPLBACKEND=Agg $(BIN)/python -m aqa_lib.runner --scale $(SCALE) $(if $(ONLY),--only $(ONLY)) $(PARAMS)
 
 # Write-up bundle: execute the notebooks (runs from the cache) with tables and PDF figures switched on, then
@@ -48,11 +54,16 @@ course: $(STAMP)
 	$(BIN)/python -m aqa_lib.course export --out out/course/student
 	$(BIN)/python -m aqa_lib.course export --out out/course/teacher --solutions
 
-# Whole test suite: unit tests, then every notebook under nbval at smoke scale.
+# Whole test suite: unit tests, then every notebook under nbval at smoke scale. Each runs on TEST_WORKERS
+# processes (pytest-xdist) of one thread each: on this project's 2-core machine one single-threaded process
+# per core beats one process with two threads for these small models. Notebooks are distributed whole
+# (--dist loadfile: a notebook's cells share one kernel); concurrent runs share the cache safely (atomic writes).
+TEST_WORKERS ?= 2
 test: $(STAMP) $(KERNEL_CONFIG)
 	$(BIN)/ruff check aqa_lib tests notebooks benchmarks
-	OMP_NUM_THREADS=1 AQA_SCALE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest -p no:nbval -q tests
-	OMP_NUM_THREADS=1 AQA_SCALE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest -q --nbval-lax --nbval-current-env notebooks
+	OMP_NUM_THREADS=1 AQA_SCALE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest -p no:nbval -q -n $(TEST_WORKERS) tests
+	OMP_NUM_THREADS=1 AQA_SCALE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile \
+	  --nbval-lax --nbval-current-env notebooks
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -p no:nbval -q tests

@@ -122,6 +122,8 @@ from .train import (
     isolated_rng,
     load_data,
     lookup,
+    planned_results,
+    planning_log,
     predict,
     resolved_model_kwargs,
     run,
@@ -597,8 +599,12 @@ def run_grouped(configs: Sequence[RunConfig], *, use_cache: bool = True, progres
     """:func:`aqa_lib.train.run_many` with grouping: cached runs are looked up first; the runs they start
     from (``init_from``) are run, grouped, before them; the runs left train in the groups of
     :func:`plan_groups` and each is cached as if trained alone. A group whose training fails (e.g. a member's
-    loss becomes NaN) trains its members alone instead, so the error is the one the run alone raises."""
+    loss becomes NaN) trains its members alone instead, so the error is the one the run alone raises. Under
+    :func:`aqa_lib.train.planning` it trains nothing: the uncached configs raise
+    :class:`~aqa_lib.train.PlanPending` together."""
     configs = list(configs)
+    if planning_log() is not None:
+        return planned_results(configs, use_cache=use_cache)
     specs = {cache.canonical_json(spec["run"]): spec["run"] for c in configs for spec in c.init_from}
     sources = [RunConfig.from_dict(d) for d in specs.values()]
     if sources:  # stage-1 runs, cached (as stage 2 would fetch them) before their stage-2 runs set up

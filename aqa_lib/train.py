@@ -51,6 +51,11 @@ What figures need is recorded during training so they never retrain: for the tra
 centres per modality and layer, for the trajectory figures); after the last epoch, every ``aux`` entry of
 the videos at ``record_test`` (attention maps, per-query scores and weights, for the case-study figures).
 
+Planning (``python -m aqa_lib.sweep``): inside :func:`planning`, :func:`run`, :func:`run_many` and
+:func:`aqa_lib.group.run_grouped` train nothing. Cached configs return their results as usual; when some
+configs of a call are not cached, the call raises :class:`PlanPending` naming every one of them, so a sweep can
+execute a notebook's code to learn which runs it needs, train those on many workers, and plan again.
+
 :func:`train` reads top to bottom as its steps: :func:`_setup` (data on the device, model, optimiser),
 :func:`_resume` (a killed run's checkpoint), then per epoch :func:`_train_epoch` (its :func:`_train_step`),
 :func:`_evaluate`,
@@ -648,9 +653,10 @@ def _record_fields(config: RunConfig) -> dict[str, Any]:
 def _resume(r: _Run, key: str) -> None:
     """Continue from the checkpoint a killed run of the same key left (if it recorded the same things)."""
     ckpt = cache.checkpoint_path(key)
-    if not ckpt.exists():
+    try:
+        state = torch.load(ckpt, map_location=r.device, weights_only=False)
+    except FileNotFoundError:  # none, or a concurrent process training the same run just finished and removed it
         return
-    state = torch.load(ckpt, map_location=r.device, weights_only=False)
     if state.get("records") != _record_fields(r.config):
         return  # a run recording other things: its history cannot be continued
     r.model.load_state_dict(state["model"])
@@ -950,12 +956,97 @@ def store(pending: PendingRun, result: RunResult, *, use_cache: bool = True) -> 
     return result
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Planning: which runs a piece of code needs, without training them (python -m aqa_lib.sweep)
+# ---------------------------------------------------------------------------------------------------------
+
+
+class PlanPending(BaseException):
+    """Raised under :func:`planning` by :func:`run`, :func:`run_many` and :func:`aqa_lib.group.run_grouped`
+    when some of a call's configs are not cached: ``configs`` holds every uncached config of that call (one per
+    cache key, in call order) and ``keys`` their :func:`run_key`.
+
+    A ``BaseException`` (like ``KeyboardInterrupt``), not an error: code that catches ``Exception`` around a
+    run must not swallow it, or the planner would never learn about the run.
+    """
+
+    def __init__(self, configs: Sequence[RunConfig], keys: Sequence[str]) -> None:
+        self.configs, self.keys = list(configs), list(keys)
+        names = ", ".join(f"{c.model} {c.dataset}/{c.target} s{c.seed}" for c in self.configs[:3])
+        more = f" and {len(self.configs) - 3} more" if len(self.configs) > 3 else ""
+        super().__init__(f"{len(self.configs)} run(s) not cached yet: {names}{more}.")
+
+
+@dataclass
+class PlanningLog:
+    """What a :func:`planning` block saw: ``cached`` (key -> config of each run found in the cache) and
+    ``assumed``, keys whose runs are known to be pending: :func:`run` and friends return a placeholder
+    :class:`RunResult` for them (empty summary, history and arrays; ``meta["planned"] = True``) instead of
+    raising, so a planner can re-execute a cell to find the runs that come after them (a loop of :func:`run`
+    calls). Code that reads a placeholder's numbers fails; the planner stops there."""
+
+    cached: dict[str, RunConfig] = field(default_factory=dict)
+    assumed: set[str] = field(default_factory=set)
+
+
+_PLANNING: list[PlanningLog] = []
+
+
+@contextlib.contextmanager
+def planning(assumed: Iterable[str] = ()) -> Iterator[PlanningLog]:
+    """Plan instead of train: inside the block, uncached runs raise :class:`PlanPending` (see its docstring);
+    ``assumed`` keys get placeholder results instead (:class:`PlanningLog`). Yields the block's log."""
+    log = PlanningLog(assumed=set(assumed))
+    _PLANNING.append(log)
+    try:
+        yield log
+    finally:
+        _PLANNING.remove(log)
+
+
+def planning_log() -> PlanningLog | None:
+    """The innermost active :func:`planning` block's log, or None when runs train normally."""
+    return _PLANNING[-1] if _PLANNING else None
+
+
+def _placeholder(config: RunConfig, key: str) -> RunResult:
+    return RunResult(config, key, {}, pd.DataFrame(), {}, {"planned": True})
+
+
+def planned_results(configs: Sequence[RunConfig], *, use_cache: bool = True) -> list[RunResult]:
+    """Under :func:`planning`: every config's cached result (or placeholder, for an assumed key), else
+    :class:`PlanPending` naming all the uncached ones. What :func:`run` and :func:`run_many` do there."""
+    log = planning_log()
+    if log is None:
+        raise RuntimeError("planned_results is only meaningful inside aqa_lib.train.planning().")
+    if not use_cache:
+        raise ValueError("A run with use_cache=False trains outside the results cache, so a sweep cannot plan it: "
+                         "let the notebook use the cache, or execute it without aqa_lib.sweep.")
+    results: list[RunResult] = []
+    pending: dict[str, RunConfig] = {}
+    for config in configs:
+        found = lookup(config)
+        if isinstance(found, RunResult):
+            log.cached[found.key] = config
+            results.append(found)
+        elif found.key in log.assumed:
+            results.append(_placeholder(config, found.key))
+        else:
+            pending.setdefault(found.key, config)
+    if pending:
+        raise PlanPending(list(pending.values()), list(pending))
+    return results
+
+
 def run(config: RunConfig, *, use_cache: bool = True, progress: bool = False) -> RunResult:
     """The result of ``config``: from the cache when present, else trained (and then cached atomically).
 
     With ``use_cache=False`` the run trains from scratch: the cache is neither read nor written, and a
-    checkpoint a killed run left is not resumed.
+    checkpoint a killed run left is not resumed. Under :func:`planning`, an uncached run raises
+    :class:`PlanPending` instead of training.
     """
+    if planning_log() is not None:
+        return planned_results([config], use_cache=use_cache)[0]
     found = lookup(config, use_cache=use_cache)
     if isinstance(found, RunResult):
         return found
@@ -975,11 +1066,14 @@ def run_many(configs: Iterable[RunConfig], *, use_cache: bool = True, progress: 
     (``benchmarks/bench_group.py``: the CPU is already busy with one run's products, and vmap turns
     convolutions into slower grouped ones); ``True`` groups on every device; ``False`` trains every run alone,
     one after another. Runs that cannot be stacked (:func:`aqa_lib.group.supports_grouping`) and groups of one
-    train alone.
+    train alone. Under :func:`planning`, the configs are all looked up first and the uncached ones raise
+    :class:`PlanPending` together.
     """
     configs = list(configs)
     if group not in (True, False, "auto"):
         raise ValueError(f"group must be True, False or 'auto', got {group!r}.")
+    if planning_log() is not None:
+        return planned_results(configs, use_cache=use_cache)
     if group is False:
         return [run(c, use_cache=use_cache, progress=progress) for c in configs]
     from .group import run_grouped
