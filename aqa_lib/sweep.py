@@ -354,6 +354,36 @@ def plan_summary(waves: Sequence[Sequence[Job]], n_cached: int, workers: int) ->
     return f"{head}, estimated ~{max(total / 60, 0.1):.1f} min {on}{note}"
 
 
+def estimate_line(configs: Sequence[RunConfig]) -> str:
+    """One line for a notebook about to train ``configs`` one after another in this process: ``N runs to train
+    (M cached), estimated ~X min`` from the timings of cached runs of the same model, dataset and scale
+    (:func:`timings`), or ``no estimate yet``. Looks runs up only (nothing trains)."""
+    known = timings()
+    keys: dict[str, RunConfig] = {}
+    cached = 0
+    for config in configs:
+        found = lookup(config)
+        if isinstance(found, PendingRun):
+            keys.setdefault(found.key, found.to_train)
+        else:
+            cached += 1
+    seconds, unknown = 0.0, 0
+    for c in keys.values():
+        per_epoch = known.get((c.model, c.dataset, c.scale))
+        if per_epoch is None:
+            unknown += 1
+        else:
+            seconds += per_epoch * c.epochs
+    n = len(keys)
+    head = f"{n} run{'s' if n != 1 else ''} to train ({cached} cached)"
+    if n == 0:
+        return f"{head}: nothing trains"
+    if unknown == n:
+        return f"{head}, no estimate yet (no cached run of these models, datasets and scale)"
+    note = f"; no timing yet for {unknown} of them" if unknown else ""
+    return f"{head}, estimated ~{max(seconds / 60, 0.1):.1f} min one after another{note}"
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Executors
 # ---------------------------------------------------------------------------------------------------------

@@ -349,3 +349,15 @@ def test_ray_cluster_sweeps_with_a_killed_worker(tmp_path, monkeypatch):
     assert report.complete == ["seeds"] and len(report.trained) == 2
     assert cache.read_meta(train.run_key(_config(seed=1)))["meta"]["resumed_from_epoch"] == 1
     assert sweep.plan_notebook(book, {}, "smoke").complete
+
+
+def test_estimate_line_before_a_table_uses_cached_timings():
+    first, second = _config(seed=0), _config(seed=1)
+    assert sweep.estimate_line([first, second]) == (
+        "2 runs to train (0 cached), no estimate yet (no cached run of these models, datasets and scale)")
+    train.run(first)
+    per_epoch = cache.read_meta(train.run_key(first))["summary"]["seconds_per_epoch"]
+    line = sweep.estimate_line([first, second, second])  # a key asked twice trains once
+    minutes = max(per_epoch * second.epochs / 60, 0.1)
+    assert line == f"1 run to train (1 cached), estimated ~{minutes:.1f} min one after another"
+    assert sweep.estimate_line([first]) == "0 runs to train (1 cached): nothing trains"

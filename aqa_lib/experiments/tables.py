@@ -67,6 +67,10 @@ def run_table(paper: str, table: str, *, dataset: str, targets: Sequence[str], s
     configs = [config_for(n, dataset, t, scale=scale, seed=s, source=source, data_root=data_root, device=device,
                           epochs=epochs, record_keys=record_keys, final_keys=final_keys, **(model_kwargs or {}))
                for n in runnable for t in targets for s in seeds]
+    if progress:  # before a long table: how many runs train and about how long (from cached timings)
+        from ..sweep import estimate_line
+
+        print(f"[aqa_lib] {estimate_line(configs)}", flush=True)
     return run_many(configs, progress=progress)  # runs of one recipe train together on a GPU (aqa_lib.group)
 
 
