@@ -320,13 +320,27 @@ def _timing(key: str) -> tuple[tuple[str, str, str], float] | None:
 
 
 def timings() -> dict[tuple[str, str, str], float]:
-    """Median training seconds per epoch of the cached runs, per (model, dataset, scale)."""
+    """Median training seconds per epoch of the cached runs, per (model, dataset, scale), and per (paper
+    family, dataset, scale) under the family's name (``"lmac"`` for every ``lmac/...`` row), the fall-back
+    of :func:`seconds_per_epoch`."""
     seen: dict[tuple[str, str, str], list[float]] = {}
     for key in cache.keys():
         found = _timing(key)
         if found is not None:
-            seen.setdefault(found[0], []).append(found[1])
+            (model, dataset, scale), per_epoch = found
+            seen.setdefault((model, dataset, scale), []).append(per_epoch)
+            if "/" in str(model):
+                seen.setdefault((str(model).split("/")[0] + "/*", dataset, scale), []).append(per_epoch)
     return {k: statistics.median(v) for k, v in seen.items()}
+
+
+def seconds_per_epoch(known: dict[tuple[str, str, str], float], config: RunConfig) -> float | None:
+    """``config``'s expected seconds per epoch from :func:`timings`: its own model's, else its paper model's
+    (``lmac`` for an ``lmac/...`` row), else the median over its family's rows."""
+    own = known.get((config.model, config.dataset, config.scale))
+    family = known.get((config.model.split("/")[0] + "/*", config.dataset, config.scale))
+    plain = known.get((config.model.split("/")[0], config.dataset, config.scale))
+    return next((v for v in (own, plain, family) if v is not None), None)
 
 
 def plan_summary(waves: Sequence[Sequence[Job]], n_cached: int, workers: int) -> str:
@@ -337,7 +351,7 @@ def plan_summary(waves: Sequence[Sequence[Job]], n_cached: int, workers: int) ->
         seconds = []
         for job in wave:
             c = job.config
-            per_epoch = known.get((c.model, c.dataset, c.scale))
+            per_epoch = seconds_per_epoch(known, c)
             if per_epoch is None:
                 unknown += 1
             else:
@@ -369,7 +383,7 @@ def estimate_line(configs: Sequence[RunConfig]) -> str:
             cached += 1
     seconds, unknown = 0.0, 0
     for c in keys.values():
-        per_epoch = known.get((c.model, c.dataset, c.scale))
+        per_epoch = seconds_per_epoch(known, c)
         if per_epoch is None:
             unknown += 1
         else:

@@ -361,3 +361,7 @@ def test_estimate_line_before_a_table_uses_cached_timings():
     minutes = max(per_epoch * second.epochs / 60, 0.1)
     assert line == f"1 run to train (1 cached), estimated ~{minutes:.1f} min one after another"
     assert sweep.estimate_line([first]) == "0 runs to train (1 cached): nothing trains"
+    # another row of the same paper, never cached: estimated from its family's timings
+    other = config_for("vatp/i3d_te", "fisv", "TES", scale="smoke", epochs=4)
+    assert sweep.estimate_line([other]) == (
+        f"1 run to train (0 cached), estimated ~{max(per_epoch * 4 / 60, 0.1):.1f} min one after another")
