@@ -199,7 +199,7 @@ save_figure(fig, f"vatp_{table_slug(table)}_{plan.dataset}",
 # | table | ours (Spearman ρ) | against the paper's reading |
 # |---|---|---|
 # | I | I3D+MLP 0.38, +TE 0.86, PD alone 0.89, TE+PD 0.69, full 0.73 | TE and PD each lift the baseline; together, and with the semantic branch, they do not add up |
-# | II | average VST+TE 0.74, +PD 0.74, full 0.68 | PD adds nothing and the vocabulary-reading semantic branch costs on RG |
+# | II | average VST+TE 0.74, +PD 0.74, full 0.73 (0.68 with L_alg and L_gc on) | PD adds nothing; the vocabulary-reading semantic branch adds nothing either, and costs with the alignment losses |
 # | III | S = 2 … 6: 0.75, 0.63, 0.73, 0.56, 0.66 | no peak at S = 4 beyond the spread |
 # | IV | 2 … 10 blocks: 0.73, 0.78, 0.70, 0.69, 0.65 | deeper than 4 blocks loses, as in the paper |
 # | V | full architecture: L_reg only 0.92, + l_div 0.82, all four 0.73 | the auxiliary losses lower ρ here |

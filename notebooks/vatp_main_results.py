@@ -166,9 +166,11 @@ save_figure(fig, f"vatp_{table_slug(plan.table)}_{dataset}", provenance=f"grey: 
 # **What we measured** at `quick` (seed 0, last epoch, synthetic data). MTL-AQA: VATP-Net 0.73 with DD and
 # 0.36 without, LMAC-Net (RGB) 0.65, PAMFN (RGB) 0.59, GDLT 0.13: DD carries much of the score, as in the
 # paper's two halves of Table IX (0.9452 → 0.9588), and VATP-Net with DD is first. RG average: MLAVL 0.74,
-# LMAC-Net 0.74, the pooled SVR 0.75, VATP-Net 0.68, PAMFN 0.64, GDLT 0.54 (GDLT's best test epoch is 0.71:
-# it over-fits after it); the paper's VATP-Net lead over GDLT (0.800 vs 0.765) does not appear on this data
-# at this scale, and a pooled-feature SVR is a strong baseline on the synthetic RG.
+# LMAC-Net 0.74, the pooled SVR 0.75, VATP-Net 0.73 (0.68 with L_alg and L_gc on, before the recipe turned
+# them off for vocabulary text), PAMFN 0.64, GDLT 0.54 (GDLT's best test epoch is 0.71: it over-fits after
+# it); VATP-Net's lead over GDLT shows in the last epoch only, and a pooled-feature SVR is a strong baseline
+# on the synthetic RG. GDLT on MTL-AQA under-fits: its training MSE stays at the labels' variance (0.39 with
+# 100 epochs or without dropout; ridge on pooled features reaches 0.74), so its row says little there.
 
 # %%
 # Checks that hold at every scale and for both sources (nbval runs this notebook at smoke scale in CI).
