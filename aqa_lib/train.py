@@ -125,6 +125,9 @@ class RunConfig:
         grad_clip: global gradient-norm clip (0 = none).
         window: training crop length in segments (0 = the dataset's ``train_window``).
         holdout: fraction of the training split held out for honest epoch selection (0 = none).
+        input_dim: project each modality's features on the top-``input_dim`` principal subspace of its
+            training segments (:func:`aqa_lib.data.core.principal_subspace`; 0 = the raw features). Ours: an
+            economy for small-scale runs, whose per-layer products of the 1024-d inputs dominate their cost.
         eval_batch_size: whole-sequence evaluation batch size.
         metrics: per-epoch test metrics (:data:`aqa_lib.metrics.EPOCH_METRICS`; ``spearman`` is required).
         record_train, record_test, record_keys: what to record for figures (see the module docstring).
@@ -164,6 +167,7 @@ class RunConfig:
     grad_clip: float = 0.0
     window: int = 0
     holdout: float = 0.0
+    input_dim: int = 0
     eval_batch_size: int = 16
     metrics: tuple[str, ...] = ("spearman", "mse")
     record_train: tuple[int, ...] = (0, 1, 2)
@@ -187,6 +191,8 @@ class RunConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}.")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be a positive number, got {self.lr!r}.")
+        if not (isinstance(self.input_dim, int) and self.input_dim >= 0):
+            raise ValueError(f"input_dim must be a non-negative integer (0 = raw features), got {self.input_dim!r}.")
         if not 0.0 <= self.holdout < 0.9:
             raise ValueError(f"holdout must be a fraction in [0, 0.9), got {self.holdout!r}.")
         object.__setattr__(self, "metrics", check_metrics(self.metrics))
@@ -261,10 +267,20 @@ def _load_data(dataset: str, target: str, source: str, data_root: str, scale: st
                 norm=norm)
 
 
+@lru_cache(maxsize=8)
+def _projected_data(dataset: str, target: str, source: str, data_root: str, scale: str, data_seed: int,
+                    norm: str | float | None, input_dim: int) -> AQAData:
+    from .data.core import principal_subspace
+
+    return principal_subspace(_load_data(dataset, target, source, data_root, scale, data_seed, norm), input_dim)
+
+
 def load_data(config: RunConfig) -> AQAData:
-    """The run's data (memoised in-process: notebooks comparing variants on one dataset load it once)."""
-    return _load_data(config.dataset, config.target, config.source, config.data_root, config.scale,
-                      config.data_seed, config.norm)
+    """The run's data (memoised in-process: notebooks comparing variants on one dataset load it once),
+    projected on its training principal subspace when ``config.input_dim`` is set."""
+    args = (config.dataset, config.target, config.source, config.data_root, config.scale, config.data_seed,
+            config.norm)
+    return _projected_data(*args, config.input_dim) if config.input_dim else _load_data(*args)
 
 
 def _holdout_split(split: Split, fraction: float, seed: int) -> tuple[Split, Split | None]:

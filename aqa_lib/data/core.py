@@ -195,3 +195,45 @@ def align_lengths(per_modality: dict[str, np.ndarray], *, video: str) -> dict[st
 def normalise_labels(scores: np.ndarray, norm: float) -> np.ndarray:
     """Labels as the papers feed them: ``score / norm`` (float32)."""
     return (np.asarray(scores, dtype=np.float64) / norm).astype(np.float32)
+
+
+def principal_subspace(data: AQAData, dim: int) -> AQAData:
+    """``data`` with each modality's features replaced by their coordinates in the top-``dim`` principal
+    subspace of that modality's **training** segments (ours: a ``quick``-scale economy, ``RunConfig.input_dim``).
+
+    Per modality with ``D > dim``: the mean ``μ`` and the covariance of every training segment of every training
+    video (products in float32, eigendecomposition in float64), its ``dim`` leading eigenvectors ``W`` ``[D, dim]`` (signs fixed so each column's largest
+    entry is positive, for determinism across BLAS builds), and ``x ↦ (x − μ) W`` for train and test alike. ``W``
+    is orthonormal and the features are not whitened: a linear layer on the new features is that layer on the
+    raw features restricted to the subspace, which keeps most of the variance of correlated features (the
+    synthetic ones and I3D / VST). Modalities with ``D ≤ dim`` are kept as they are. The test split never
+    influences ``W`` or ``μ`` (a holdout carved out of the training split later does).
+    """
+    if not (isinstance(dim, int) and dim >= 1):
+        raise ValueError(f"input_dim must be a positive integer (0 in RunConfig keeps the raw features), got {dim!r}.")
+    features = {"train": dict(data.train.features), "test": dict(data.test.features)}
+    dims, kept = dict(data.modalities), {}
+    for m, d in data.modalities.items():
+        if d <= dim:
+            continue
+        x = np.concatenate(data.train.features[m], axis=0)
+        mean = x.mean(axis=0, dtype=np.float64)
+        centred = x - mean.astype(np.float32)
+        values, vectors = np.linalg.eigh((centred.T @ centred).astype(np.float64))  # float32 product, float64 eigh
+        w = vectors[:, ::-1][:, :dim]
+        w *= np.where(w[np.abs(w).argmax(axis=0), np.arange(dim)] < 0, -1.0, 1.0)
+        kept[m] = float(values[::-1][:dim].sum() / max(values.sum(), 1e-12))
+        for split in ("train", "test"):
+            source = getattr(data, split).features[m]
+            w32, mean32 = w.astype(np.float32), mean.astype(np.float32)
+            features[split][m] = [(v - mean32) @ w32 for v in source]
+        dims[m] = dim
+    if not kept:
+        return data
+    from dataclasses import replace
+
+    note = ", ".join(f"{m} {data.modalities[m]}→{dim} ({100 * v:.0f} % of the variance)" for m, v in kept.items())
+    return replace(data, modalities=dims, train=replace(data.train, features=features["train"]),
+                   test=replace(data.test, features=features["test"]),
+                   provenance=f"{data.provenance}; features projected on their training principal subspace: {note}",
+                   meta={**data.meta, "input_dim": dim, "variance_kept": kept})
