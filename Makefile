@@ -44,9 +44,11 @@ figures: $(STAMP) $(KERNEL_CONFIG)
 	-MPLBACKEND=Agg $(BIN)/python -m aqa_lib.sweep --scale $(SCALE) $(if $(ONLY),$(ONLY)) $(PARAMS) $(SWEEP)
 	MPLBACKEND=Agg $(BIN)/python -m aqa_lib.runner --scale $(SCALE) $(if $(ONLY),--only $(ONLY)) $(PARAMS)
 
-# Write-up bundle: execute the notebooks (runs from the cache) with tables and PDF figures switched on, then
-# render report/ (Markdown + LaTeX tables, PNG + PDF figures, references.bib, index.html).
+# Write-up bundle: the same sweep as `figures` (missing runs trained on the workers), then execute the notebooks
+# (runs from the cache) with tables and PDF figures switched on and render report/ (Markdown + LaTeX tables,
+# PNG + PDF figures, references.bib, index.html).
 report: $(STAMP) $(KERNEL_CONFIG)
+	-MPLBACKEND=Agg $(BIN)/python -m aqa_lib.sweep --scale $(SCALE) $(if $(ONLY),$(ONLY)) $(PARAMS) $(SWEEP)
 	MPLBACKEND=Agg $(BIN)/python -m aqa_lib.writeup --scale $(SCALE) $(if $(ONLY),--only $(ONLY)) $(PARAMS)
 
 # AQA 101 (notebooks/course/): the student copies (solution cells removed) and the teacher's copy, in out/course/.
