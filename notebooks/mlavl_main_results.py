@@ -167,8 +167,9 @@ save_figure(fig, f"mlavl_{table}_{dataset}", provenance=f"grey: reported (paper'
 # Table 1 (FS1000): TES 0.731 / 0.714 (0.917), PCS 0.896 / 0.869 (0.892), SS 0.940 / 0.922 (0.896), TR 0.857 /
 # 0.853 (0.888), PE 0.885 / 0.864 (0.887), CO 0.876 / 0.861 (0.883), IN 0.757 / 0.694 (0.876). Table 2 (Fis-V):
 # TES 0.656 / 0.651, PCS 0.784 / 0.721. Table 3 (RG): Ball 0.797 / 0.789, Clubs 0.657 / 0.576, Hoop 0.691 /
-# 0.641, Ribbon 0.883 / 0.873, average 0.774 / 0.743: the highest best-test-epoch average of the methods re-implemented here
-# (`vatp_main_results` trains them all: LMAC-Net 0.757 / 0.740, GDLT 0.714 / 0.536, pooled SVR 0.748).
+# 0.641, Ribbon 0.883 / 0.873, average 0.774 / 0.743: the highest best-test-epoch average of the methods
+# re-implemented here (`vatp_main_results` trains them all: LMAC-Net 0.757 / 0.740, GDLT 0.714 / 0.536,
+# pooled SVR 0.748).
 
 # %%
 # Checks that hold at every scale and for both sources (nbval runs this notebook at smoke scale in CI).
