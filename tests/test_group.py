@@ -327,3 +327,13 @@ def test_per_member_gradient_clipping_is_clip_grad_norm_of_each_member():
     for i in range(3):
         for g, e in zip(grads, expected[i], strict=True):
             assert torch.allclose(g[i], e, atol=1e-6)
+
+
+def test_a_table_shows_a_bar_over_its_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("AQA_CACHE_DIR", str(tmp_path))
+    configs = [config_for("vatp/i3d_mlp", "rg", "Ball", scale="smoke", seed=s, epochs=1) for s in (0, 1)]
+    run_many(configs, progress=True)  # "auto": on CPU every run trains alone, under one bar over the runs
+    assert "runs: 100%" in capsys.readouterr().err  # the bar over runs reached its end
+    run_many([*configs, configs[0].replace(seed=2)], progress=True)
+    err = capsys.readouterr().err
+    assert "runs:" not in err  # one run left to train: no bar over runs, only its bar over epochs
