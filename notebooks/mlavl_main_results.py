@@ -163,13 +163,13 @@ save_figure(fig, f"mlavl_{table}_{dataset}", provenance=f"grey: reported (paper'
 # the structure the paper assumes, and does it rank above GDLT and PAMFN?", not "do we reproduce the printed
 # number": the data differ. Look at `quick` scale and above; at `smoke` the bars are noise.
 #
-# **What we measured** for MLAVL at `quick` (synthetic, seed 0, ρ papers / last; the paper in brackets).
-# Table 1 (FS1000): TES 0.731 / 0.714 (0.917), PCS 0.896 / 0.869 (0.892), SS 0.940 / 0.922 (0.896), TR 0.857 /
-# 0.853 (0.888), PE 0.885 / 0.864 (0.887), CO 0.876 / 0.861 (0.883), IN 0.757 / 0.694 (0.876). Table 2 (Fis-V):
-# TES 0.656 / 0.651, PCS 0.784 / 0.721. Table 3 (RG): Ball 0.797 / 0.789, Clubs 0.657 / 0.576, Hoop 0.691 /
-# 0.641, Ribbon 0.883 / 0.873, average 0.774 / 0.743: the highest best-test-epoch average of the methods
-# re-implemented here (`vatp_main_results` trains them all: LMAC-Net 0.757 / 0.740, GDLT 0.714 / 0.536,
-# pooled SVR 0.748).
+# **What we measured** for MLAVL at `quick` (synthetic, seed 0, ρ papers / last; the paper's printed number in
+# brackets). Table 1 (FS1000): TES 0.731 / 0.714 (0.92), PCS 0.896 / 0.869 (0.89), SS 0.940 / 0.922 (0.90), TR
+# 0.857 / 0.853 (0.90), PE 0.885 / 0.864 (0.88), CO 0.876 / 0.861 (0.89), IN 0.757 / 0.694 (0.88). Table 2
+# (Fis-V): TES 0.656 / 0.651 (0.766), PCS 0.784 / 0.721 (0.863). Table 3 (RG): Ball 0.797 / 0.789 (0.826),
+# Clubs 0.657 / 0.576 (0.829), Hoop 0.691 / 0.641 (0.871), Ribbon 0.883 / 0.873 (0.866), average 0.774 / 0.743
+# (0.849): the highest best-test-epoch average of the methods re-implemented here (`vatp_main_results` trains
+# them all: LMAC-Net 0.757 / 0.740, GDLT 0.714 / 0.536, pooled SVR 0.748).
 
 # %%
 # Checks that hold at every scale and for both sources (nbval runs this notebook at smoke scale in CI).
