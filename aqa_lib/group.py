@@ -134,7 +134,8 @@ from .train import (
 )
 
 GROUP_SETTINGS = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "momentum", "min_lr_ratio",
-                  "lr_multipliers", "grad_clip", "holdout", "eval_batch_size", "freeze", "device", "amp")
+                  "lr_multipliers", "grad_clip", "holdout", "eval_batch_size", "freeze", "device", "amp",
+                  "cpu_bf16")
 """RunConfig fields that must be equal for runs to train together (besides the architecture and data shape)."""
 
 
@@ -254,10 +255,11 @@ def _mha_fastpath(enabled: bool) -> Iterator[None]:
 class _Template:
     """The architecture the stacked parameters are run through: ``vmap`` over ``functional_call``."""
 
-    def __init__(self, model: nn.Module, freeze: Sequence[str], device: torch.device, amp: bool) -> None:
+    def __init__(self, model: nn.Module, freeze: Sequence[str], device: torch.device, amp: bool,
+                 cpu_bf16: bool = False) -> None:
         self.model = model
         self.freeze = tuple(freeze)
-        self.device, self.amp = device, amp
+        self.device, self.amp, self.cpu_bf16 = device, amp, cpu_bf16
         self.noise = DropoutNoise(None)  # record / replay only: the members draw
         use_run_noise(model, self.noise)
         self._shapes: dict[tuple, list[tuple[int, ...]]] = {}
@@ -272,7 +274,7 @@ class _Template:
         """One member's training loss (inside vmap: unbatched shapes), dropout replaying ``noise``."""
         replay = self.noise.replaying(noise) if noise is not None else contextlib.nullcontext()
         with replay:
-            with _autocast(self.device, self.amp):
+            with _autocast(self.device, self.amp, self.cpu_bf16):
                 out = functional_call(self.model, (params, buffers), (features, mask))
             empty = torch.zeros(0, dtype=torch.long, device=mask.device)
             return _loss(self.model, out, Batch(features, mask, labels, empty, empty))
@@ -305,7 +307,7 @@ class _Template:
         self.model.eval()
 
         def score(p: dict[str, Tensor], b: dict[str, Tensor], features: dict[str, Tensor], mask: Tensor) -> Tensor:
-            with _autocast(self.device, self.amp):
+            with _autocast(self.device, self.amp, self.cpu_bf16):
                 return functional_call(self.model, (p, b), (features, mask)).score.float()
 
         batched = vmap(score, in_dims=(0, 0, None, None), randomness="error")
@@ -349,7 +351,7 @@ def _fuse(runs: list[_Run], keys: list[str]) -> _Group:
     c = first.config
     with isolated_rng():
         model = create_model(c.model, in_dims=dict(first.data.modalities), **c.model_kwargs).to(first.device)
-    template = _Template(model, c.freeze, first.device, c.amp)
+    template = _Template(model, c.freeze, first.device, c.amp, c.cpu_bf16)
     members = [dict(r.model.named_parameters()) for r in runs]
     member_buffers = [dict(r.model.named_buffers()) for r in runs]
     names = [n for n, _ in model.named_parameters()]
@@ -477,7 +479,8 @@ def _evaluate(g: _Group) -> list[tuple[dict[str, float], dict[str, np.ndarray]]]
         if g.shared[split]:
             preds = list(g.template.predict(g.params, g.buffers, g.runs[0].banks[split], g.config.eval_batch_size))
         else:
-            preds = [predict(r.model, r.banks[split], batch_size=r.config.eval_batch_size, amp=r.config.amp)
+            preds = [predict(r.model, r.banks[split], batch_size=r.config.eval_batch_size, amp=r.config.amp,
+                             cpu_bf16=r.config.cpu_bf16)
                      for r in g.runs]
         for (row, pred), r, p in zip(out, g.runs, preds, strict=True):
             true = r.banks[split].labels.cpu().numpy()
