@@ -4,6 +4,7 @@ and a CPU run under it trains, close to its float32 twin."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from aqa_lib.experiments import config_for
@@ -32,3 +33,14 @@ def test_cpu_bf16_is_in_the_key_and_trains_close_to_float32(tmp_path, monkeypatc
     assert np.isfinite(pb).all() and not np.array_equal(pa, pb)  # bf16 really ran
     # ... and stays near float32: within 1 % of the score, and the same ranking of the test videos in essence
     assert np.abs(pa - pb).max() < 0.01 * np.abs(pa).max() and np.corrcoef(pa, pb)[0, 1] > 0.95
+
+
+def test_the_environment_switch_reaches_every_config_including_stage_one(monkeypatch):
+    monkeypatch.setenv("AQA_CPU_BF16", "1")
+    cfg = config_for("pamfn", "rg", "Ball", scale="smoke")
+    assert cfg.cpu_bf16 and all(spec["run"]["cpu_bf16"] for spec in cfg.init_from)
+    monkeypatch.setenv("AQA_CPU_BF16", "0")
+    assert not config_for("lmac", "rg", "Ball", scale="smoke").cpu_bf16
+    monkeypatch.setenv("AQA_CPU_BF16", "on")
+    with pytest.raises(ValueError, match="AQA_CPU_BF16 must be 1"):
+        config_for("lmac", "rg", "Ball", scale="smoke")

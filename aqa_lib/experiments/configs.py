@@ -10,6 +10,7 @@ variant belongs to their family and call :func:`config_for`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -98,6 +99,7 @@ def config_for(variant: str, dataset: str, target: str, *, scale: str = "quick",
         freeze = tuple(pre.into.format(modality=m) for m in mods if m in pre.frozen)
 
     return RunConfig(
+        cpu_bf16=cpu_bf16_requested(),
         model=variant, dataset=ds, target=target, model_kwargs=model_kwargs, source=source, data_root=data_root,
         scale=scale if source == "synthetic" else "paper", data_seed=data_seed, seed=seed,
         epochs=epochs or recipe.epochs_for(ds, target, scale), batch_size=recipe.batch_size_for(scale),
@@ -105,6 +107,18 @@ def config_for(variant: str, dataset: str, target: str, *, scale: str = "quick",
         **recipe.optimiser_for(ds, scale).run_fields(), device=device, record_keys=tuple(record_keys),
         final_keys=tuple(final_keys), save_weights=recipe.save_weights, init_from=init_from, freeze=freeze,
     )
+
+
+CPU_BF16_ENV = "AQA_CPU_BF16"
+"""``AQA_CPU_BF16=1`` makes every config built here a ``cpu_bf16`` one (bf16 autocast on CPU too; README)."""
+
+
+def cpu_bf16_requested() -> bool:
+    """Whether ``$AQA_CPU_BF16`` asks for bf16 autocast on CPU (``1`` / ``0``; unset = no)."""
+    raw = os.environ.get(CPU_BF16_ENV, "0").strip()
+    if raw not in ("0", "1"):
+        raise ValueError(f"{CPU_BF16_ENV} must be 1 (bf16 autocast on CPU) or 0, got {raw!r}.")
+    return raw == "1"
 
 
 def recipe_families() -> dict[str, list[str]]:
