@@ -63,6 +63,8 @@ def config_for(variant: str, dataset: str, target: str, *, scale: str = "quick",
             ``data_root`` (the config's data scale is then ``"paper"``: all of the data).
         seed, data_seed: training seed and the synthetic world's seed.
         record_keys, final_keys: what the engine records for the figures (:class:`~aqa_lib.train.RunConfig`).
+
+    ``$AQA_CPU_BF16=1`` sets ``cpu_bf16`` (bf16 autocast on CPU too) in every config, its stage-1 runs' too.
     """
     if scale not in TRAINING_SCALES:
         raise ValueError(f"Unknown scale {scale!r}; valid: {', '.join(TRAINING_SCALES)}.")
