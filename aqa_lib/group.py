@@ -78,7 +78,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -119,6 +118,7 @@ from .train import (
     _setup,
     _summary,
     _track_protocols,
+    check_finite_loss,
     data_window,
     isolated_rng,
     load_data,
@@ -129,6 +129,7 @@ from .train import (
     resolved_model_kwargs,
     run,
     run_key,
+    runs_bar,
     store,
     train,
 )
@@ -461,12 +462,7 @@ def _train_epoch(g: _Group, epoch: int) -> list[dict[str, float]]:
     host = {k: v.cpu().numpy() for k, v in sums.items()}  # one sync per epoch
     rows = [{f"train_{k}": float(v[i]) / runs[0].steps_per_epoch for k, v in host.items()} for i in range(g.size)]
     for r, row in zip(runs, rows, strict=True):
-        if not math.isfinite(row["train_loss"]):
-            rc = r.config
-            raise TrainingError(
-                f"{rc.model} on {rc.dataset}/{rc.target} (seed {rc.seed}, trained in a group): the training loss "
-                f"became {row['train_loss']} in epoch {epoch}. Lower lr (now {rc.lr}) or enable grad_clip."
-            )
+        check_finite_loss(r.config, row, epoch, grouped=True)
     return rows
 
 
@@ -598,13 +594,6 @@ def train_group(configs: Sequence[RunConfig], *, datas: Sequence[AQAData] | None
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _runs_bar(total: int) -> Any:
-    """The bar over a table's runs (text, on stderr: what ``papermill --log-output`` and a notebook show)."""
-    from tqdm.std import tqdm
-
-    return tqdm(total=total, desc="runs", unit="run", file=sys.stderr)
-
-
 def run_grouped(configs: Sequence[RunConfig], *, use_cache: bool = True, progress: bool = False,
                 max_group: int = 8, on_cpu: bool = True) -> list[RunResult]:
     """:func:`aqa_lib.train.run_many` with grouping: cached runs are looked up first; the runs they start
@@ -635,15 +624,15 @@ def run_grouped(configs: Sequence[RunConfig], *, use_cache: bool = True, progres
             todo.append((i, found))
     plan = plan_groups([p.to_train for _, p in todo], [p.data for _, p in todo], max_group=max_group,
                        on_cpu=on_cpu)
-    runs_bar = _runs_bar(len(todo)) if progress and len(todo) > 1 else None  # over runs; each run's over epochs
+    bar_over_runs = runs_bar(len(todo)) if progress and len(todo) > 1 else None  # over runs; each run's over epochs
     for members in plan:
         pending = [todo[j] for j in members]
         if len(pending) == 1:
             i, p = pending[0]
             results[i] = store(p, train(p.to_train, data=p.data, progress=progress, key=p.key,
                                         keep_checkpoint=use_cache, resume=use_cache), use_cache=use_cache)
-            if runs_bar is not None:
-                runs_bar.update(1)
+            if bar_over_runs is not None:
+                bar_over_runs.update(1)
             continue
         try:
             trained = train_group([p.to_train for _, p in pending], datas=[p.data for _, p in pending],
@@ -655,10 +644,10 @@ def run_grouped(configs: Sequence[RunConfig], *, use_cache: bool = True, progres
             result = trained[k] if trained is not None else train(
                 p.to_train, data=p.data, progress=progress, key=p.key, keep_checkpoint=use_cache, resume=use_cache)
             results[i] = store(p, result, use_cache=use_cache)
-        if runs_bar is not None:
-            runs_bar.update(len(pending))
-    if runs_bar is not None:
-        runs_bar.close()
+        if bar_over_runs is not None:
+            bar_over_runs.update(len(pending))
+    if bar_over_runs is not None:
+        bar_over_runs.close()
     for i in later:
         results[i] = run(configs[i], use_cache=use_cache, progress=progress)
     return [r for r in results if r is not None]

@@ -58,7 +58,7 @@ from typing import Any, Protocol
 
 from . import cache, runner
 from .paths import cache_dir, repo_root
-from .train import PendingRun, PlanPending, RunConfig, _widened, lookup, planning, run, run_key
+from .train import PendingRun, PlanPending, RunConfig, _widened, lookup, planning, run, run_key, runs_bar
 
 Task = Callable[[dict[str, Any]], dict[str, Any]]
 """What a worker runs for one job: a RunConfig as a dict in, :func:`train_task`'s dict out."""
@@ -429,12 +429,6 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-def _bar(total: int, desc: str) -> Any:
-    from tqdm.std import tqdm
-
-    return tqdm(total=total, desc=desc, unit="run", file=sys.stderr, dynamic_ncols=True)
-
-
 def cores() -> int:
     """CPU cores this process may use."""
     try:
@@ -507,7 +501,7 @@ class LocalExecutor:
         queue, outcomes = deque(jobs), {}
         attempts = {job.key: 0 for job in jobs}
         running: dict[Future, Job] = {}
-        bar = _bar(len(jobs), desc)
+        bar = runs_bar(len(jobs), desc)
         try:
             while queue or running:
                 pool = self._get_pool()
@@ -605,7 +599,7 @@ class RayExecutor:
         ray = self._ray
         refs = {self._remote.remote(self.task, job.config.to_dict(), self.cpus_per_run): job for job in jobs}
         outcomes: dict[str, Outcome] = {}
-        bar = _bar(len(jobs), desc)
+        bar = runs_bar(len(jobs), desc)
         try:
             left = list(refs)
             while left:

@@ -726,13 +726,18 @@ def _train_epoch(r: _Run, epoch: int) -> dict[str, float]:
             v = value.detach().float()
             sums[name] = sums[name] + v if name in sums else v
     row = {f"train_{k}": float(v) / r.steps_per_epoch for k, v in sums.items()}  # one sync per epoch
+    check_finite_loss(r.config, row, epoch)
+    return row
+
+
+def check_finite_loss(c: RunConfig, row: dict[str, float], epoch: int, *, grouped: bool = False) -> None:
+    """Stop a run whose epoch's mean training loss is not finite, saying what to change."""
     if not math.isfinite(row["train_loss"]):
-        c = r.config
+        how = f" (seed {c.seed}, trained in a group)" if grouped else ""
         raise TrainingError(
-            f"{c.model} on {c.dataset}/{c.target}: the training loss became {row['train_loss']} in epoch "
+            f"{c.model} on {c.dataset}/{c.target}{how}: the training loss became {row['train_loss']} in epoch "
             f"{epoch}. Lower lr (now {c.lr}) or enable grad_clip."
         )
-    return row
 
 
 def _evaluate(r: _Run) -> tuple[dict[str, float], dict[str, np.ndarray]]:
@@ -862,6 +867,14 @@ def _progress_bar(config: RunConfig, initial: int) -> Any:
         from tqdm.std import tqdm
     return tqdm(total=config.epochs, initial=initial, desc=f"{config.model} {config.target} s{config.seed}",
                 leave=False)
+
+
+def runs_bar(total: int, desc: str = "runs") -> Any:
+    """A text bar over runs on stderr (what ``papermill --log-output``, a notebook and a sweep show), beside
+    each run's bar over epochs (:func:`_progress_bar`)."""
+    from tqdm.std import tqdm
+
+    return tqdm(total=total, desc=desc, unit="run", file=sys.stderr, dynamic_ncols=True)
 
 
 def train(config: RunConfig, *, data: AQAData | None = None, progress: bool = False, key: str | None = None,
