@@ -58,7 +58,20 @@ from typing import Any, Protocol
 
 from . import cache, runner
 from .paths import cache_dir, repo_root
-from .train import PendingRun, PlanPending, RunConfig, _widened, lookup, planning, run, run_key, runs_bar
+from .train import (
+    PendingRun,
+    PlanPending,
+    RunConfig,
+    RunResult,
+    _widened,
+    lookup,
+    planning,
+    planning_log,
+    run,
+    run_key,
+    run_many,
+    runs_bar,
+)
 
 Task = Callable[[dict[str, Any]], dict[str, Any]]
 """What a worker runs for one job: a RunConfig as a dict in, :func:`train_task`'s dict out."""
@@ -368,10 +381,97 @@ def plan_summary(waves: Sequence[Sequence[Job]], n_cached: int, workers: int) ->
     return f"{head}, estimated ~{max(total / 60, 0.1):.1f} min {on}{note}"
 
 
-def estimate_line(configs: Sequence[RunConfig]) -> str:
-    """One line for a notebook about to train ``configs`` one after another in this process: ``N runs to train
-    (M cached), estimated ~X min`` from the timings of cached runs of the same model, dataset and scale
+# ---------------------------------------------------------------------------------------------------------
+# A notebook's runs on local workers (what the experiments' tables call)
+# ---------------------------------------------------------------------------------------------------------
+
+WORKERS_ENV = "AQA_WORKERS"
+"""Local worker processes a notebook's table may train its uncached CPU runs on: an integer, or ``auto`` (the
+default: one per core)."""
+
+
+def local_workers(workers: int | str | None = None) -> int:
+    """How many local worker processes :func:`run_local` may use: ``workers`` if given, else ``$AQA_WORKERS``,
+    else ``"auto"``; ``"auto"`` is one per CPU core this process may use, and 1 inside a worker."""
+    raw = os.environ.get(WORKERS_ENV, "auto") if workers is None else workers
+    if raw == "auto":
+        return 1 if os.environ.get("AQA_IN_WORKER") else cores()
+    try:
+        n = int(raw)
+    except (TypeError, ValueError):
+        n = 0
+    if n < 1 or isinstance(raw, bool) or str(n) != str(raw).strip():
+        raise ValueError(f"{WORKERS_ENV} / workers must be a positive integer or 'auto', got {raw!r} "
+                         f"(e.g. {WORKERS_ENV}=1 trains every run in this process).")
+    return n
+
+
+def runs_for_workers(configs: Sequence[RunConfig], workers: int) -> list[RunConfig]:
+    """The configs :func:`run_local` hands to ``workers`` local processes: the uncached CPU runs above smoke
+    scale (a smoke run trains in about a second, less than a worker takes to start), one per cache key, and
+    only when there are at least two of them and more than one worker."""
+    import torch
+
+    pending: dict[str, RunConfig] = {}
+    for config in configs:
+        if config.scale == "smoke" or torch.device(config.device).type != "cpu":
+            continue
+        found = lookup(config)
+        if isinstance(found, PendingRun):
+            pending.setdefault(found.key, found.to_train)
+    return list(pending.values()) if workers > 1 and len(pending) > 1 else []
+
+
+def train_on_workers(configs: Sequence[RunConfig], workers: int) -> None:
+    """Train ``configs`` on ``workers`` local processes (:class:`LocalExecutor`), each with this process's
+    number of PyTorch threads (the notebooks' policy: one), so that every run gives the numbers it gives
+    trained here; stage-1 runs first. Each caches its result; a run that fails raises here, naming it."""
+    import torch
+
+    jobs: dict[str, Job] = {}
+    for config in configs:
+        key = run_key(config)
+        jobs[key] = Job(key, config)
+    executor = LocalExecutor(min(workers, len(jobs)), threads=torch.get_num_threads())
+    try:
+        for wave in schedule(jobs):
+            outcomes = executor.execute(wave, desc=f"runs on {executor.workers} workers")
+            problems = [f"{o.job.describe()}: {why}" for o in outcomes if (why := _check(o)) is not None]
+            if problems:
+                raise RuntimeError("Training on local workers failed for " + "; ".join(problems)
+                                   + f" (set {WORKERS_ENV}=1 to train in this process and see the full traceback).")
+    finally:
+        executor.close()
+
+
+def run_local(configs: Sequence[RunConfig], *, progress: bool = False, workers: int | str | None = None
+              ) -> list[RunResult]:
+    """Every config's result, in order (:func:`aqa_lib.train.run_many`), the uncached CPU runs above smoke scale
+    trained first on local worker processes when there are two or more of them (``workers``, default
+    ``$AQA_WORKERS`` or one per core; :func:`runs_for_workers`), then read from the cache.
+
+    What a notebook's table calls (:func:`aqa_lib.experiments.run_table` and the comparisons). A run is a pure
+    function of its config and trains with this process's threads either way, so the numbers are those of the
+    runs trained one after another here (tested); on a 2-core CPU a table trains about twice as fast.
+    ``workers=1`` (or ``AQA_WORKERS=1``) trains here. Under :func:`aqa_lib.train.planning` nothing trains.
+    This lives here, not in the engine, so that the cache keys (the engine's code) do not depend on it.
+    """
+    configs = list(configs)
+    if planning_log() is None:
+        n = local_workers(workers)
+        remote = runs_for_workers(configs, n)
+        if remote:
+            train_on_workers(remote, n)
+    return run_many(configs, progress=progress)
+
+
+def estimate_line(configs: Sequence[RunConfig], workers: int | None = None) -> str:
+    """One line for a notebook about to train ``configs``: ``N runs to train (M cached), estimated ~X min one
+    after another`` (or ``on K workers``, when :func:`run_local` will hand them to ``workers`` local processes;
+    default :func:`local_workers`) from the timings of cached runs of the same model, dataset and scale
     (:func:`timings`), or ``no estimate yet``. Looks runs up only (nothing trains)."""
+    workers = local_workers() if workers is None else workers
+    parallel = min(workers, len(runs_for_workers(configs, workers))) if workers > 1 else 1
     known = timings()
     keys: dict[str, RunConfig] = {}
     cached = 0
@@ -381,21 +481,24 @@ def estimate_line(configs: Sequence[RunConfig]) -> str:
             keys.setdefault(found.key, found.to_train)
         else:
             cached += 1
-    seconds, unknown = 0.0, 0
+    each, unknown = [], 0
     for c in keys.values():
         per_epoch = seconds_per_epoch(known, c)
         if per_epoch is None:
             unknown += 1
         else:
-            seconds += per_epoch * c.epochs
+            each.append(per_epoch * c.epochs)
+    seconds = max(sum(each) / parallel, max(each)) if each and parallel > 1 else sum(each)
     n = len(keys)
     head = f"{n} run{'s' if n != 1 else ''} to train ({cached} cached)"
     if n == 0:
         return f"{head}: nothing trains"
     if unknown == n:
-        return f"{head}, no estimate yet (no cached run of these models, datasets and scale)"
+        where = f", on {parallel} workers" if parallel > 1 else ""
+        return f"{head}, no estimate yet (no cached run of these models, datasets and scale){where}"
     note = f"; no timing yet for {unknown} of them" if unknown else ""
-    return f"{head}, estimated ~{max(seconds / 60, 0.1):.1f} min one after another{note}"
+    how = f"on {parallel} workers" if parallel > 1 else "one after another"
+    return f"{head}, estimated ~{max(seconds / 60, 0.1):.1f} min {how}{note}"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -443,6 +546,7 @@ def _init_worker(threads: int, env: dict[str, str]) -> None:
 
     os.environ.update(env)
     os.environ["AQA_THREADS"] = str(threads)
+    os.environ["AQA_IN_WORKER"] = "1"  # a run inside a worker trains there (aqa_lib.train.local_workers)
     apply_thread_policy()
 
 
@@ -468,12 +572,13 @@ class LocalExecutor:
     deterministic, it would fail again.
     """
 
-    def __init__(self, workers: int | None = None, *, retries: int = 2, task: Task = train_task) -> None:
+    def __init__(self, workers: int | None = None, *, retries: int = 2, task: Task = train_task,
+                 threads: int | None = None) -> None:
         self.workers = workers or cores()
         if self.workers < 1 or retries < 0:
             raise ValueError(f"workers must be at least 1 and retries at least 0, got {workers} and {retries}.")
         self.retries, self.task = retries, task
-        self.threads = max(1, cores() // self.workers)
+        self.threads = threads or max(1, cores() // self.workers)  # PyTorch threads per worker
         self._pool: ProcessPoolExecutor | None = None
 
     def _get_pool(self) -> ProcessPoolExecutor:

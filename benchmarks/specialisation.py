@@ -30,13 +30,17 @@ def main() -> None:
     p.add_argument("--scale", default="quick")
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--key-position", default="none", choices=["none", "sine"])
+    p.add_argument("--input-projection", default="preset", choices=["preset", "on", "off"],
+                   help="one learned input projection per modality before the decoder layers (preset: the scale's)")
     p.add_argument("--data-scale", default=None, choices=["smoke", "quick", "paper"],
                    help="synthetic data scale if not --scale (paper = the full training split)")
     p.add_argument("--source", default="synthetic")
     p.add_argument("--data-root", default="")
     p.add_argument("--list", action="store_true", help="print the jobs as JSON (one RunConfig per line), train nothing")
     args = p.parse_args()
-    extra = {} if args.key_position == "none" else {"key_position": args.key_position}
+    extra: dict[str, object] = {} if args.key_position == "none" else {"key_position": args.key_position}
+    if args.input_projection != "preset":
+        extra["input_projection"] = args.input_projection == "on"
     for variant, target, seed in itertools.product(args.variants, args.targets, args.seeds):
         cfg = lmac_config(variant, args.dataset, target, scale=args.scale, seed=seed, source=args.source,
                           data_root=args.data_root, epochs=args.epochs, final_keys=("centres",), **extra)
@@ -49,7 +53,7 @@ def main() -> None:
         result = run(cfg, progress=False)
         print(f"\n{variant} {args.dataset}/{target} seed {seed} ({args.source}, {args.scale} width, "
               f"data {cfg.scale}, {cfg.epochs} epochs, keys "
-              f"{args.key_position}): papers {result.summary['papers_spearman']:.3f} / last "
+              f"{args.key_position}, input projection {args.input_projection}): papers {result.summary['papers_spearman']:.3f} / last "
               f"{result.summary['last_spearman']:.3f}, {time.perf_counter() - t0:.0f} s "
               f"({'cached' if result.cached else 'trained'})")
         print(query_specialisation(result).to_string(index=False, float_format=lambda v: f"{v:.3f}"))

@@ -301,3 +301,26 @@ def test_loss_terms_are_float32_whatever_the_autocast():
     total.backward()  # the casts keep the graph
     assert model.encoders["rgb"].patterns.grad is not None
 
+
+
+def test_input_projection_projects_once_and_keeps_the_decoder_equivalent_in_shape():
+    """input_projection=True: one Linear(D_in, d) before the layers, whose key / value maps then read d-wide
+    inputs; same outputs' shapes, gradients reach the projection, fewer parameters; the quick and smoke presets
+    use it and the paper configuration does not."""
+    from aqa_lib.experiments import config_for
+
+    torch.manual_seed(0)
+    x, mask = torch.randn(2, 9, 40), torch.ones(2, 9, dtype=torch.bool)
+    plain = QueryDecoder(40, n_queries=3, d_model=8, d_ffn=8, n_layers=2, n_heads=2)
+    projected = QueryDecoder(40, n_queries=3, d_model=8, d_ffn=8, n_layers=2, n_heads=2, input_projection=True)
+    assert plain.input_projection is None and projected.input_projection.in_features == 40
+    assert all(layer.w_k.in_features == 8 and layer.w_v.in_features == 8 for layer in projected.layers)
+    n = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert n(plain) - n(projected) == 2 * 2 * (40 - 8) * 8 - (40 * 8 + 8)  # 4 raw maps shrink, 1 projection added
+    state, maps = projected(x, mask)
+    assert state.shape == (2, 3, 8) and [m.shape for m in maps] == [(2, 9, 3)] * 2
+    state.sum().backward()
+    assert projected.input_projection.weight.grad.abs().sum() > 0
+    assert config_for("lmac", "fisv", "TES", scale="quick").model_kwargs["input_projection"] is True
+    assert config_for("lmac/table7/rgb", "rg", "Ball", scale="smoke").model_kwargs["input_projection"] is True
+    assert "input_projection" not in config_for("lmac", "fisv", "TES", scale="paper").model_kwargs

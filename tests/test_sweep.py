@@ -365,3 +365,44 @@ def test_estimate_line_before_a_table_uses_cached_timings():
     other = config_for("vatp/i3d_te", "fisv", "TES", scale="smoke", epochs=4)
     assert sweep.estimate_line([other]) == (
         f"1 run to train (0 cached), estimated ~{max(per_epoch * 4 / 60, 0.1):.1f} min one after another")
+
+
+# ----- run_many on local workers (what a notebook does with two or more uncached runs) -----
+
+
+def test_local_workers_reads_the_environment(monkeypatch):
+    monkeypatch.setenv("AQA_WORKERS", "3")
+    assert sweep.local_workers() == 3
+    assert sweep.local_workers(1) == 1
+    monkeypatch.setenv("AQA_WORKERS", "auto")
+    assert sweep.local_workers() == sweep.cores()
+    monkeypatch.setenv("AQA_IN_WORKER", "1")
+    assert sweep.local_workers() == 1  # a worker never starts workers of its own
+    for bad in ("0", "two", "1.5", "-2"):
+        monkeypatch.setenv("AQA_WORKERS", bad)
+        with pytest.raises(ValueError, match="AQA_WORKERS"):
+            sweep.local_workers()
+
+
+def test_run_many_on_workers_gives_the_runs_trained_here(tmp_path, monkeypatch):
+    """Uncached quick runs go to two local worker processes, then come back from the cache equal to the same
+    runs trained one after another in this process; smoke runs and single runs never start workers."""
+    configs = [config_for(MODEL, "fisv", "TES", scale="quick", seed=s, epochs=1) for s in (0, 1)]
+    assert len(sweep.runs_for_workers(configs, 2)) == 2
+    assert sweep.runs_for_workers(configs, 1) == [] and sweep.runs_for_workers(configs[:1], 2) == []
+    assert sweep.runs_for_workers([_config(0), _config(1)], 2) == []  # smoke
+    assert "on 2 workers" in sweep.estimate_line(configs, workers=2)
+    started = []
+    original = sweep.LocalExecutor.execute
+    monkeypatch.setattr(sweep.LocalExecutor, "execute",
+                        lambda self, jobs, desc="runs": started.append(len(jobs)) or original(self, jobs, desc))
+    remote = sweep.run_local(configs, workers=2)
+    assert started == [2] and all(r.cached for r in remote)  # trained by the workers, read from the cache
+    monkeypatch.setenv("AQA_CACHE_DIR", str(tmp_path / "other"))
+    here = sweep.run_local(configs, workers=1)
+    assert started == [2]
+    for a, b in zip(remote, here, strict=True):
+        assert a.key == b.key
+        assert a.summary["last_spearman"] == pytest.approx(b.summary["last_spearman"], abs=1e-6)
+        assert not b.cached and len(a.arrays["test_pred_last"]) > 10
+        assert a.arrays["test_pred_last"] == pytest.approx(b.arrays["test_pred_last"], abs=1e-5)

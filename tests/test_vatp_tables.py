@@ -230,7 +230,7 @@ def test_measure_a_model_that_reads_commentary_and_dd():
 def test_run_plan_fine_tunes_the_parseformer_rows_on_rg(monkeypatch):
     """run_plan builds one config per row × target × seed (fine-tuned where the paper fine-tunes) and hands
     them to the engine in one call (training itself: test_vatp.py and the notebooks under nbval)."""
-    from aqa_lib.experiments import vatp
+    from aqa_lib import sweep
 
     seen = []
 
@@ -239,7 +239,7 @@ def test_run_plan_fine_tunes_the_parseformer_rows_on_rg(monkeypatch):
         return [type("R", (), {"config": c, "cached": True, "summary": {"papers_spearman": 0.1, "last_spearman": 0.1},
                                "meta": {"provenance": "SYNTHETIC data (test)"}})() for c in configs]
 
-    monkeypatch.setattr(vatp, "run_many", fake_run_many)
+    monkeypatch.setattr(sweep, "run_local", fake_run_many)  # what run_plan calls
     plan = plan_table("tableII", scale="smoke")
     params = {"scale": "smoke", "seeds": [0, 1], "source": "synthetic", "data_root": "", "device": "cpu", "epochs": 0}
     study = run_plan(plan, params, progress=False)

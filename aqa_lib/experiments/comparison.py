@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..models.baselines import pooled_svr
-from ..train import RunResult, load_data, run_many
+from ..train import RunResult, load_data
 from .configs import config_for, variant_modalities
 
 RGB_ONLY = {"lmac": "lmac/table7/rgb", "pamfn": "pamfn/branch/rgb", "mlavl": "mlavl/visual"}
@@ -58,8 +58,11 @@ def comparison_runs(models: Sequence[str], *, dataset: str, targets: Sequence[st
             skipped.append(m)
     if not trained and not (svr and "rgb" in available):
         raise ValueError(f"None of {list(models)} can run on modalities {sorted(available)}.")
-    results = run_many([config_for(n, dataset, t, seed=s, **common) for n in trained for t in targets for s in seeds],
-                       progress=progress)  # runs of one recipe train together on a GPU (aqa_lib.group)
+    from ..sweep import run_local
+
+    # uncached CPU runs train on local worker processes first; runs of one recipe train together on a GPU
+    results = run_local([config_for(n, dataset, t, seed=s, **common) for n in trained for t in targets
+                         for s in seeds], progress=progress)
     fits = []
     if svr and "rgb" in available:
         for t in targets:

@@ -17,7 +17,7 @@ from .. import tables as reported_tables
 from ..data.registry import get_spec
 from ..models.base import get_variant, variants
 from ..report import fit_rows, reproduced_rows, side_by_side
-from ..train import RunResult, load_data, run_many
+from ..train import RunResult, load_data
 from .configs import config_for, variant_modalities
 
 
@@ -71,7 +71,10 @@ def run_table(paper: str, table: str, *, dataset: str, targets: Sequence[str], s
         from ..sweep import estimate_line
 
         print(f"[aqa_lib] {estimate_line(configs)}", flush=True)
-    return run_many(configs, progress=progress)  # runs of one recipe train together on a GPU (aqa_lib.group)
+    from ..sweep import run_local
+
+    # uncached CPU runs train on local worker processes first; runs of one recipe train together on a GPU
+    return run_local(configs, progress=progress)
 
 
 def compare_table(results: Sequence[RunResult], paper: str, table: str, dataset: str,

@@ -48,7 +48,7 @@ from torch import Tensor, nn
 from ..data.registry import get_spec
 from ..metrics import fisher_z_mean
 from ..models.base import count_parameters, create_model, get_variant, model_config
-from ..train import RunConfig, RunResult, run_many
+from ..train import RunConfig, RunResult
 from .configs import config_for, variant_modalities
 
 PARSEFORMER_KEYS = ("d_model", "n_heads", "ffn_mult", "n_queries", "n_blocks")
@@ -294,7 +294,9 @@ def run_plan(plan: TablePlan, params: Mapping[str, Any], *, finetune: bool = Tru
     seeds = list(params.get("seeds", [params.get("seed", 0)]))
     configs = [vatp_config(n, plan.dataset, t, seed=s, finetune=finetune, **_run_kwargs(params))
                for n in plan.run for t in plan.targets for s in seeds]
-    results = run_many(configs, progress=progress)
+    from ..sweep import run_local
+
+    results = run_local(configs, progress=progress)  # uncached CPU runs on local worker processes first
     if plan.note:
         print(plan.note)
     return TableStudy(PAPER, plan.table, plan.dataset, list(plan.targets), seeds, dict(plan.rows), results,

@@ -114,11 +114,20 @@ class QueryDecoder(nn.Module):
     attention can order its queries in time only where the features themselves change over a routine; on
     features whose statistics do not depend on the time (such as the synthetic backgrounds) the ranking loss
     then cannot be met, and the queries' centres collapse onto one point.
+
+    ``input_projection`` (ours, a switch; off in TPT and in the papers' configurations): ``False`` lets every
+    layer project the raw ``D_in``-wide input to its keys and values, as TPT does; ``True`` projects the input
+    once, by a learned ``Linear(D_in, d)`` shared by the layers, and the layers' key and value projections read
+    that ``d``-wide sequence. Each layer's keys still come from a rank-``d`` map of the input; what changes is
+    that all layers share one ``d``-dimensional subspace of it. For 1024-d inputs and d = 64 the per-layer
+    products of the raw input are most of a step's arithmetic, so this cuts a 4-layer decoder's FLOPs about
+    fourfold (LMAC-Net's ``quick`` preset uses it; see :mod:`aqa_lib.models.lmac`, "Scales").
     """
 
     def __init__(self, in_dim: int, *, n_queries: int = 5, d_model: int = 512, d_ffn: int = 512,
                  n_layers: int = 2, n_heads: int = 8, dropout: float = 0.1, tau_init: float = 0.07,
-                 self_attention_every: int | None = None, key_position: str = "none") -> None:
+                 self_attention_every: int | None = None, key_position: str = "none",
+                 input_projection: bool = False) -> None:
         super().__init__()
         if n_layers < 1 or n_queries < 1:
             raise ValueError("QueryDecoder needs at least one layer and one query.")
@@ -127,8 +136,10 @@ class QueryDecoder(nn.Module):
         self.key_position = key_position
         every = self_attention_every or n_layers
         self.patterns = nn.Parameter(torch.randn(n_queries, d_model) * 0.02)
+        self.input_projection = nn.Linear(in_dim, d_model) if input_projection else None
+        layer_in = d_model if input_projection else in_dim
         self.layers = nn.ModuleList(
-            QueryDecoderLayer(in_dim, d_model, d_ffn, self_attention=(i % every == 0), n_heads=n_heads,
+            QueryDecoderLayer(layer_in, d_model, d_ffn, self_attention=(i % every == 0), n_heads=n_heads,
                               dropout=dropout, tau_init=tau_init)
             for i in range(n_layers)
         )
@@ -141,6 +152,8 @@ class QueryDecoder(nn.Module):
         if self.key_position == "sine":
             valid = mask if mask is not None else x.new_ones(x.shape[:2], dtype=torch.bool)
             code = relative_position_code(valid, self.d_model).to(x.dtype)
+        if self.input_projection is not None:
+            x = self.input_projection(x)
         maps = []
         for layer in self.layers:
             state, attn = layer(x, state, self.patterns, mask, code)
