@@ -63,8 +63,8 @@ course: $(STAMP)
 TEST_WORKERS ?= 2
 test: $(STAMP) $(KERNEL_CONFIG)
 	$(BIN)/ruff check aqa_lib tests notebooks benchmarks
-	OMP_NUM_THREADS=1 AQA_SCALE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest -p no:nbval -q -n $(TEST_WORKERS) tests
-	OMP_NUM_THREADS=1 AQA_SCALE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile \
+	OMP_NUM_THREADS=1 AQA_WORKERS=1 AQA_SCALE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest -p no:nbval -q -n $(TEST_WORKERS) tests
+	OMP_NUM_THREADS=1 AQA_WORKERS=1 AQA_SCALE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile \
 	  --nbval-lax --nbval-current-env notebooks
 
 unit: $(STAMP)

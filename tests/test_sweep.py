@@ -367,7 +367,7 @@ def test_estimate_line_before_a_table_uses_cached_timings():
         f"1 run to train (0 cached), estimated ~{max(per_epoch * 4 / 60, 0.1):.1f} min one after another")
 
 
-# ----- run_many on local workers (what a notebook does with two or more uncached runs) -----
+# ----- run_local: a table's uncached runs on local workers (what a notebook does with two or more) -----
 
 
 def test_local_workers_reads_the_environment(monkeypatch):
@@ -384,10 +384,10 @@ def test_local_workers_reads_the_environment(monkeypatch):
             sweep.local_workers()
 
 
-def test_run_many_on_workers_gives_the_runs_trained_here(tmp_path, monkeypatch):
+def test_run_local_on_workers_gives_the_runs_trained_here(tmp_path, monkeypatch):
     """Uncached quick runs go to two local worker processes, then come back from the cache equal to the same
     runs trained one after another in this process; smoke runs and single runs never start workers."""
-    configs = [config_for(MODEL, "fisv", "TES", scale="quick", seed=s, epochs=1) for s in (0, 1)]
+    configs = [config_for(MODEL, "mtl_aqa", "score", scale="quick", seed=s, epochs=1) for s in (0, 1)]
     assert len(sweep.runs_for_workers(configs, 2)) == 2
     assert sweep.runs_for_workers(configs, 1) == [] and sweep.runs_for_workers(configs[:1], 2) == []
     assert sweep.runs_for_workers([_config(0), _config(1)], 2) == []  # smoke
