@@ -65,11 +65,14 @@ and VATP-Net's visual-only baselines); PAMFN itself, MLAVL and VATP-Net train al
 (``group="auto"``), ``group=True`` on every device, ``group=False`` never. :func:`train_group` trains one group
 without the cache.
 
-What it gains (``benchmarks/bench_group.py``) depends on what limits one run alone. On a CPU a quick LMAC-Net
-step already keeps a core's matrix units busy (24 GFLOP per step, mostly the key and value projections of the
-1024- and 768-d inputs; about 60 % of the fp32 matmul peak per CPU-second), so a group does the same work per
-run (CPU time per run and epoch: 0.99× at 8 runs, 0.97× at 32; GDLT 1.00×), and vmap turns convolutions into
-grouped convolutions, which are slower (PAMFN branch 0.76×): hence CPU runs train alone by default. On a GPU
+What it gains (``benchmarks/bench_group.py``) depends on what limits one run alone. On a CPU one run's
+products already keep a core busy: a quick LMAC-Net step with every decoder layer projecting the raw 1024- and
+768-d inputs was 24 GFLOP at about 60 % of the fp32 matmul peak per CPU-second, and a group did the same work
+per run (CPU time per run and epoch: 0.99× at 8 runs, 0.97× at 32; GDLT 1.00×). With the quick preset's one
+input projection per modality a step is 5.9 GFLOP at 31 GFLOP/s (38 % of the 82 GFLOP/s peak, one thread),
+and a group of 8 still gives 0.95× (1.53 against 1.45 CPU-seconds per run and epoch). vmap also turns
+convolutions into grouped convolutions, which are slower (PAMFN branch 0.76×): hence CPU runs train alone by
+default, and a table's runs use the cores as separate processes instead (:func:`aqa_lib.sweep.run_local`). On a GPU
 one run's step is thousands of small kernels (launch-bound, 7.2k ATen operations per quick LMAC-Net step for
 under a millisecond of arithmetic); a group of 8 runs 9.9k operations per step, a group of 32 12k.
 """

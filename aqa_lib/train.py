@@ -930,27 +930,65 @@ def train(config: RunConfig, *, data: AQAData | None = None, progress: bool = Fa
 # ---------------------------------------------------------------------------------------------------------
 
 
+def _is_prefix(short: Sequence[int], long: Sequence[int]) -> bool:
+    return list(long[:len(short)]) == list(short)
+
+
 def _covers(stored: dict[str, Any], config: RunConfig, key: str) -> bool:
-    """Does a cached run (its stored config) hold everything ``config`` asks to be recorded?"""
+    """Does a cached run (its stored config) hold everything ``config`` asks to be recorded?
+
+    The videos ``config`` tracks must be the first ones the stored run tracked (the same videos, or a prefix
+    of them: :func:`_recorded_as_asked` then hands back only the asked ones), so notebooks that track 3 and 8
+    training videos of one run share one entry instead of retraining it in turn."""
     return (set(config.record_keys) <= set(stored.get("record_keys", ()))
             and set(config.final_keys) <= set(stored.get("final_keys", ()))
             and set(config.metrics) <= set(stored.get("metrics", ("spearman", "mse")))
-            and list(config.record_train) == list(stored.get("record_train", ()))
-            and list(config.record_test) == list(stored.get("record_test", ()))
+            and _is_prefix(config.record_train, stored.get("record_train", ()))
+            and _is_prefix(config.record_test, stored.get("record_test", ()))
             and (not config.save_weights or cache.has_weights(key)))
 
 
 def _widened(config: RunConfig, stored: dict[str, Any]) -> RunConfig:
-    """``config`` recording everything the stored run recorded too (so replacing it loses nothing)."""
+    """``config`` recording everything the stored run recorded too (so replacing it loses nothing): the union
+    of the keys and metrics, and the longer list of tracked videos where one list starts the other."""
     def union(name: str) -> tuple:
         return tuple(dict.fromkeys([*stored.get(name, ()), *getattr(config, name)]))
 
-    same_videos = (list(config.record_train) == list(stored.get("record_train", ()))
-                   and list(config.record_test) == list(stored.get("record_test", ())))
+    videos = {}
+    for name in ("record_train", "record_test"):
+        mine, theirs = tuple(getattr(config, name)), tuple(stored.get(name, ()))
+        videos[name] = theirs if _is_prefix(mine, theirs) else mine if _is_prefix(theirs, mine) else None
+    same_videos = all(v is not None for v in videos.values())
     return config.replace(
         record_keys=union("record_keys") if same_videos else config.record_keys,
+        record_train=videos["record_train"] if same_videos else config.record_train,
+        record_test=videos["record_test"] if same_videos else config.record_test,
         final_keys=union("final_keys"), metrics=tuple(m for m in union("metrics")),
         save_weights=config.save_weights or bool(stored.get("save_weights")))
+
+
+def _recorded_as_asked(config: RunConfig, arrays: dict[str, np.ndarray], meta: dict[str, Any]
+                       ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The arrays and metadata of a run that tracked more videos than ``config`` asks for, cut to the asked
+    ones (the first ``len(record_train)`` training and ``len(record_test)`` test videos; see :func:`_covers`).
+    Time axes stay padded to the longest video the run tracked."""
+    n_train, n_test = len(config.record_train), len(config.record_test)
+    if (len(meta.get("record_train_index", ())) == n_train
+            and len(meta.get("record_test_index", ())) == n_test):
+        return arrays, meta
+    cut: dict[str, np.ndarray] = {}
+    for name, value in arrays.items():
+        if name.startswith("epoch/"):
+            value = value[:, :n_train]
+        elif name.startswith("final_train/"):
+            value = value[:n_train]
+        elif name.startswith("final_test/"):
+            value = value[:n_test]
+        cut[name] = value
+    meta = {**meta, **{k: list(meta.get(k, ()))[:n] for k, n in
+                       (("record_train", n_train), ("record_train_index", n_train),
+                        ("record_test", n_test), ("record_test_index", n_test))}}
+    return cut, meta
 
 
 @dataclass
@@ -977,6 +1015,7 @@ def lookup(config: RunConfig, *, use_cache: bool = True) -> RunResult | PendingR
             meta, arrays = hit
             if _covers(meta["config"], config, key):
                 info = {**meta["meta"], "provenance": data.provenance}  # this data's path, not the first run's
+                arrays, info = _recorded_as_asked(config, arrays, info)
                 return RunResult(config, key, meta["summary"], pd.DataFrame(meta["history"]), arrays, info,
                                  cached=True)
             to_train, replace = _widened(config, meta["config"]), True
@@ -992,6 +1031,7 @@ def store(pending: PendingRun, result: RunResult, *, use_cache: bool = True) -> 
                    result.arrays, result.state_dict, replace=pending.replace)
         cache.checkpoint_path(pending.key).unlink(missing_ok=True)
     result.config = pending.config
+    result.arrays, result.meta = _recorded_as_asked(pending.config, result.arrays, result.meta)
     return result
 
 

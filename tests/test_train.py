@@ -258,6 +258,28 @@ def test_recording_more_retrains_once_and_keeps_both_records(monkeypatch):
     assert "test/centres/rgb/0" in run(_config()).arrays
 
 
+def test_tracking_more_videos_is_trained_once_and_serves_fewer(monkeypatch):
+    """A notebook tracking 3 training videos and one tracking those and 2 more share one entry, whichever asks
+    first: no ping-pong of retrains between them. Each gets the videos it asked for."""
+    import aqa_lib.train as engine
+
+    few = run(_config(record_train=(0, 1), record_test=(0,)))
+    many = run(_config(record_train=(0, 1, 2, 3), record_test=(0, 1)))  # not covered: retrained once, widened
+    assert not many.cached and many.arrays["epoch/centres/rgb/0"].shape[1] == 4
+    assert many.arrays["final_test/pooled"].shape[0] == 2
+    monkeypatch.setattr(engine, "train", lambda *a, **k: pytest.fail("retrained although recorded"))
+    again = run(_config(record_train=(0, 1), record_test=(0,)))
+    assert again.cached and again.meta["record_train_index"] == [0, 1] and len(again.meta["record_test"]) == 1
+    assert np.array_equal(again.arrays["epoch/centres/rgb/0"], many.arrays["epoch/centres/rgb/0"][:, :2])
+    # the same videos' records as the smaller run's (recorded in a batch of another size: float rounding)
+    np.testing.assert_allclose(again.arrays["epoch/centres/rgb/0"], few.arrays["epoch/centres/rgb/0"], atol=1e-5)
+    np.testing.assert_allclose(again.arrays["final_test/pooled"], few.arrays["final_test/pooled"], atol=1e-5)
+    assert run(_config(record_train=(0, 1, 2, 3), record_test=(0, 1))).cached
+    monkeypatch.undo()
+    other = run(_config(record_train=(3, 2), record_test=(0,)))  # other videos first: retrained, not a prefix
+    assert not other.cached and other.meta["record_train_index"] == [3, 2]
+
+
 def test_key_covers_code_torch_and_data(monkeypatch):
     import aqa_lib.train as engine
 
