@@ -347,3 +347,18 @@ def test_mag2_plugs_into_gdlt_for_table4():
     assert guided.mag2.graph.conv1.lin_neigh.weight.grad.abs().sum() > 0
     assert config_for("mlavl/table4/gdlt_mag2", "logo", "score", scale="smoke").model_kwargs["sport"] == "LOGO"
     assert config_for("mlavl/table4/gdlt_mag2", "fisv", "TES", scale="smoke").model_kwargs["sport"] == "FS"
+
+
+def test_proj_hidden_sets_the_token_projections_width():
+    """proj_hidden (ours) narrows every token projection's hidden layer; None keeps the official D/2; a
+    non-positive width is refused with the fix in the message."""
+    official, narrow = _small(), _small(proj_hidden=8)
+    assert official.proj_visual.fc1.out_features == DIMS["rgb"] // 2
+    assert official.proj_audio.fc1.out_features == DIMS["audio"] // 2
+    assert narrow.proj_visual.fc1.out_features == narrow.proj_audio.fc1.out_features == 8
+    assert narrow.proj_text.fc1.out_features == 8 and narrow.proj_visual.fc2.in_features == 8
+    feats, mask = _batch()
+    out = narrow(feats, mask)
+    assert out.score.shape == (B,) and torch.isfinite(out.score).all()
+    with pytest.raises(ValueError, match="proj_hidden"):
+        _small(proj_hidden=0)
