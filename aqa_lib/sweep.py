@@ -390,12 +390,28 @@ WORKERS_ENV = "AQA_WORKERS"
 default: one per core)."""
 
 
+WORKER_MEMORY_GB = 3
+"""Memory :func:`local_workers` budgets per worker on ``auto``: a quick run's process peaks at about 1.4 GB."""
+
+
+def _memory_gb() -> float | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
+    except (AttributeError, OSError, ValueError):  # pragma: no cover - not POSIX
+        return None
+
+
 def local_workers(workers: int | str | None = None) -> int:
     """How many local worker processes :func:`run_local` may use: ``workers`` if given, else ``$AQA_WORKERS``,
-    else ``"auto"``; ``"auto"`` is one per CPU core this process may use, and 1 inside a worker."""
+    else ``"auto"``; ``"auto"`` is one per CPU core this process may use, at most one per
+    :data:`WORKER_MEMORY_GB` of the machine's memory, and 1 inside a worker."""
     raw = os.environ.get(WORKERS_ENV, "auto") if workers is None else workers
     if raw == "auto":
-        return 1 if os.environ.get("AQA_IN_WORKER") else cores()
+        if os.environ.get("AQA_IN_WORKER"):
+            return 1
+        memory = _memory_gb()
+        by_memory = cores() if memory is None else max(1, int(memory // WORKER_MEMORY_GB))
+        return min(cores(), by_memory)
     try:
         n = int(raw)
     except (TypeError, ValueError):

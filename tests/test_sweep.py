@@ -375,7 +375,11 @@ def test_local_workers_reads_the_environment(monkeypatch):
     assert sweep.local_workers() == 3
     assert sweep.local_workers(1) == 1
     monkeypatch.setenv("AQA_WORKERS", "auto")
-    assert sweep.local_workers() == sweep.cores()
+    monkeypatch.setattr(sweep, "cores", lambda: 16)
+    monkeypatch.setattr(sweep, "_memory_gb", lambda: 256.0)
+    assert sweep.local_workers() == 16  # one per core
+    monkeypatch.setattr(sweep, "_memory_gb", lambda: 10.0)
+    assert sweep.local_workers() == 3  # at most one per 3 GB of memory
     monkeypatch.setenv("AQA_IN_WORKER", "1")
     assert sweep.local_workers() == 1  # a worker never starts workers of its own
     for bad in ("0", "two", "1.5", "-2"):
