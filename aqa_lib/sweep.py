@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import math
 import os
 import statistics
 import sys
@@ -291,7 +292,11 @@ def merge(plans: Sequence[NotebookPlan]) -> dict[str, Job]:
 
 def schedule(jobs: dict[str, Job]) -> list[list[Job]]:
     """Waves of jobs: each job after the uncached runs its ``init_from`` starts from (added as jobs of their
-    own), so no worker trains a stage-1 run inside its stage-2 job. Adds the stage-1 jobs to ``jobs``."""
+    own), so no worker trains a stage-1 run inside its stage-2 job. Adds the stage-1 jobs to ``jobs``.
+
+    Within a wave the longest runs go first (estimated from :func:`timings`; runs without an estimate count
+    as long), so that short runs fill the workers' gaps at the end rather than leave one worker training a
+    long run alone."""
     level: dict[str, int] = {}
 
     def visit(job: Job) -> int:
@@ -308,7 +313,14 @@ def schedule(jobs: dict[str, Job]) -> list[list[Job]]:
 
     for job in list(jobs.values()):
         visit(job)
-    waves = [[j for j in jobs.values() if level[j.key] == d] for d in range(max(level.values(), default=-1) + 1)]
+    known = timings()
+
+    def expected(job: Job) -> float:
+        per_epoch = seconds_per_epoch(known, job.config)
+        return math.inf if per_epoch is None else per_epoch * job.config.epochs
+
+    waves = [sorted((j for j in jobs.values() if level[j.key] == d), key=expected, reverse=True)
+             for d in range(max(level.values(), default=-1) + 1)]
     return [w for w in waves if w]
 
 

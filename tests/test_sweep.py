@@ -410,3 +410,14 @@ def test_run_local_on_workers_gives_the_runs_trained_here(tmp_path, monkeypatch)
         assert a.summary["last_spearman"] == pytest.approx(b.summary["last_spearman"], abs=1e-6)
         assert not b.cached and len(a.arrays["test_pred_last"]) > 10
         assert a.arrays["test_pred_last"] == pytest.approx(b.arrays["test_pred_last"], abs=1e-5)
+
+
+def test_a_wave_runs_its_longest_runs_first(monkeypatch):
+    """Within a wave, runs go longest first by their estimate (seconds per epoch × epochs); runs without an
+    estimate count as long; ties keep their order."""
+    configs = [_config(seed=0, epochs=2), _config(seed=1, epochs=9), _config(seed=2, epochs=4).replace(model="vatp/i3d_te"),
+               _config(seed=3, epochs=4)]
+    monkeypatch.setattr(sweep, "timings", lambda: {(MODEL, "fisv", "smoke"): 1.0})
+    jobs = sweep.merge([sweep.NotebookPlan("nb", pending={train.run_key(c): c for c in configs})])
+    (wave,) = sweep.schedule(jobs)
+    assert [j.config.seed for j in wave] == [2, 1, 3, 0]  # i3d_te has no timing: first; then 9, 4, 2 epochs
