@@ -138,3 +138,20 @@ def test_check_inputs_directly():
         check_inputs({"rgb": torch.randn(B, T)}, None, {"rgb": 24}, model="M")
     with pytest.raises(ValueError, match="empty in_dims"):
         check_inputs(feats, None, {}, model="M")
+
+
+def test_built_modalities_is_remembered_per_variant_dims_and_keywords(monkeypatch):
+    """The modalities a variant reads are found once per (variant, in_dims, keywords): a second call builds
+    nothing; other dims or keywords are asked again."""
+    from aqa_lib.models import base
+
+    dims = {"rgb": 8, "flow": 8, "audio": 6}
+    assert base.built_modalities("lmac/table7/rgb+audio", dims) == ("rgb", "audio")
+    assert base.built_modalities("mlavl", {"rgb": 8, "audio": 6}, d_model=16, n_heads=2) == ("rgb", "audio")
+    built = []
+    monkeypatch.setattr(base, "create_model", lambda *a, **k: built.append(a) or pytest.fail("built again"))
+    assert base.built_modalities("lmac/table7/rgb+audio", dims) == ("rgb", "audio")
+    assert base.built_modalities("mlavl", {"rgb": 8, "audio": 6}, d_model=16, n_heads=2) == ("rgb", "audio")
+    monkeypatch.undo()
+    assert base.built_modalities("mlavl", {"rgb": 8, "audio": 6}, d_model=16, n_heads=2,
+                                 modalities=("rgb",)) == ("rgb",)

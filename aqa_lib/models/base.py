@@ -144,17 +144,31 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
     return variant.builder(**{**variant.overrides, **kwargs})
 
 
+_BUILT_MODALITIES: dict[str, tuple[str, ...]] = {}
+"""Memo of :func:`built_modalities` (a cache key and a plan look it up for every run: building even a meta copy
+of a model takes about 0.1 s, most of a notebook's planning time before this memo)."""
+
+
 def built_modalities(name: str, in_dims: dict[str, int], **kwargs: Any) -> tuple[str, ...]:
     """The modalities variant ``name`` reads when given ``in_dims``: the model decides (all of them for most
     models, MLAVL RGB plus audio), read from a copy built on the meta device (no memory, no initialisation).
-    A builder that cannot run on the meta device gets the contract's default, every modality it is given."""
+    A builder that cannot run on the meta device gets the contract's default, every modality it is given.
+    Remembered per variant (name, builder, settings), ``in_dims`` and keywords."""
+    import json
+
     import torch
 
-    try:
-        with torch.device("meta"):
-            return tuple(create_model(name, in_dims=in_dims, **kwargs).modalities)
-    except Exception:  # noqa: BLE001 - see the docstring
-        return tuple(in_dims)
+    variant = get_variant(name)  # its builder and settings too: a test may register a name again
+    memo = json.dumps([name, repr(variant.builder), variant.overrides, in_dims, kwargs], sort_keys=True,
+                      default=repr)
+    if memo not in _BUILT_MODALITIES:
+        try:
+            with torch.device("meta"):
+                found = tuple(create_model(name, in_dims=in_dims, **kwargs).modalities)
+        except Exception:  # noqa: BLE001 - see the docstring
+            found = tuple(in_dims)
+        _BUILT_MODALITIES[memo] = found
+    return _BUILT_MODALITIES[memo]
 
 
 def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
