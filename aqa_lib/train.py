@@ -971,18 +971,22 @@ def _recorded_as_asked(config: RunConfig, arrays: dict[str, np.ndarray], meta: d
                        ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """The arrays and metadata of a run that tracked more videos than ``config`` asks for, cut to the asked
     ones (the first ``len(record_train)`` training and ``len(record_test)`` test videos; see :func:`_covers`).
-    Time axes stay padded to the longest video the run tracked."""
+
+    An entry is cut where its video axis has the run's number of tracked videos; entries without a per-video
+    axis (e.g. LMAC-Net's query weights, one vector per model) are kept whole, by the rule that recorded them
+    (:func:`_final_records`). Time axes stay padded to the longest video the run tracked."""
     n_train, n_test = len(config.record_train), len(config.record_test)
-    if (len(meta.get("record_train_index", ())) == n_train
-            and len(meta.get("record_test_index", ())) == n_test):
+    had_train = len(meta.get("record_train_index", ()))
+    had_test = len(meta.get("record_test_index", ()))
+    if had_train == n_train and had_test == n_test:
         return arrays, meta
     cut: dict[str, np.ndarray] = {}
     for name, value in arrays.items():
-        if name.startswith("epoch/"):
+        if name.startswith("epoch/") and value.ndim >= 2 and value.shape[1] == had_train:
             value = value[:, :n_train]
-        elif name.startswith("final_train/"):
+        elif name.startswith("final_train/") and value.ndim >= 1 and value.shape[0] == had_train:
             value = value[:n_train]
-        elif name.startswith("final_test/"):
+        elif name.startswith("final_test/") and value.ndim >= 1 and value.shape[0] == had_test:
             value = value[:n_test]
         cut[name] = value
     meta = {**meta, **{k: list(meta.get(k, ()))[:n] for k, n in

@@ -275,6 +275,15 @@ def test_tracking_more_videos_is_trained_once_and_serves_fewer(monkeypatch):
     np.testing.assert_allclose(again.arrays["epoch/centres/rgb/0"], few.arrays["epoch/centres/rgb/0"], atol=1e-5)
     np.testing.assert_allclose(again.arrays["final_test/pooled"], few.arrays["final_test/pooled"], atol=1e-5)
     assert run(_config(record_train=(0, 1, 2, 3), record_test=(0, 1))).cached
+    # an entry without a per-video axis (one vector per model, like LMAC-Net's query weights) is kept whole
+    stored = {"final_test/weights": np.ones(5), "final_test/score": np.ones(4), "epoch/weights": np.ones((3, 5)),
+              "epoch/score": np.ones((3, 6))}
+    cut, meta = engine._recorded_as_asked(
+        _config(record_train=(0, 1), record_test=(0,)), stored,
+        {"record_train_index": list(range(6)), "record_test_index": list(range(4))})
+    assert {k: v.shape for k, v in cut.items()} == {"final_test/weights": (5,), "final_test/score": (1,),
+                                                    "epoch/weights": (3, 5), "epoch/score": (3, 2)}
+    assert meta["record_train_index"] == [0, 1] and meta["record_test_index"] == [0]
     monkeypatch.undo()
     other = run(_config(record_train=(3, 2), record_test=(0,)))  # other videos first: retrained, not a prefix
     assert not other.cached and other.meta["record_train_index"] == [3, 2]
