@@ -438,16 +438,22 @@ def runs_for_workers(configs: Sequence[RunConfig], workers: int) -> list[RunConf
     """The configs :func:`run_local` hands to ``workers`` local processes: the uncached CPU runs above smoke
     scale (a smoke run trains in about a second, less than a worker takes to start), one per cache key, and
     only when there are at least two of them and more than one worker."""
-    import torch
-
+    candidates = [c for c in configs if _worker_eligible(c)] if workers > 1 else []
+    if len(candidates) < 2:  # nothing to look up: this notebook trains here
+        return []
     pending: dict[str, RunConfig] = {}
-    for config in configs:
-        if config.scale == "smoke" or torch.device(config.device).type != "cpu":
-            continue
+    for config in candidates:
         found = lookup(config)
         if isinstance(found, PendingRun):
             pending.setdefault(found.key, found.to_train)
-    return list(pending.values()) if workers > 1 and len(pending) > 1 else []
+    return list(pending.values()) if len(pending) > 1 else []
+
+
+def _worker_eligible(config: RunConfig) -> bool:
+    """A run :func:`run_local` may hand to a worker: on CPU and above smoke scale."""
+    import torch
+
+    return config.scale != "smoke" and torch.device(config.device).type == "cpu"
 
 
 def train_on_workers(configs: Sequence[RunConfig], workers: int) -> None:
@@ -499,7 +505,6 @@ def estimate_line(configs: Sequence[RunConfig], workers: int | None = None) -> s
     default :func:`local_workers`) from the timings of cached runs of the same model, dataset and scale
     (:func:`timings`), or ``no estimate yet``. Looks runs up only (nothing trains)."""
     workers = local_workers() if workers is None else workers
-    parallel = min(workers, len(runs_for_workers(configs, workers))) if workers > 1 else 1
     known = timings()
     keys: dict[str, RunConfig] = {}
     cached = 0
@@ -509,6 +514,8 @@ def estimate_line(configs: Sequence[RunConfig], workers: int | None = None) -> s
             keys.setdefault(found.key, found.to_train)
         else:
             cached += 1
+    on_workers = sum(_worker_eligible(c) for c in keys.values())  # what run_local hands to the workers
+    parallel = min(workers, on_workers) if workers > 1 and on_workers > 1 else 1
     each, unknown = [], 0
     for c in keys.values():
         per_epoch = seconds_per_epoch(known, c)
