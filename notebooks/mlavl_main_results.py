@@ -169,7 +169,7 @@ save_figure(fig, f"mlavl_{table}_{dataset}", provenance=f"grey: reported (paper'
 # (Fis-V): TES 0.656 / 0.651 (0.766), PCS 0.784 / 0.721 (0.863). Table 3 (RG): Ball 0.797 / 0.789 (0.826),
 # Clubs 0.657 / 0.576 (0.829), Hoop 0.691 / 0.641 (0.871), Ribbon 0.883 / 0.873 (0.866), average 0.774 / 0.743
 # (0.849): the highest best-test-epoch average of the methods re-implemented here (`vatp_main_results` trains
-# them all: LMAC-Net 0.757 / 0.740, GDLT 0.714 / 0.536, pooled SVR 0.748).
+# them all: LMAC-Net 0.752 / 0.744, GDLT 0.714 / 0.536, pooled SVR 0.748).
 
 # %%
 # Checks that hold at every scale and for both sources (nbval runs this notebook at smoke scale in CI).

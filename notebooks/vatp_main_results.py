@@ -91,8 +91,8 @@ print(f"{title} on {dataset}: VATP-Net and {', '.join(plan.competitors) or 'no c
 # (tiny models, two epochs) the numbers only show that everything runs, and only VATP-Net, GDLT and the SVR
 # run. At `quick` from an empty cache, measured once on a shared 2-core CPU: MTL-AQA about 3 minutes (five
 # runs; a VATP-Net run reading the commentary about 50 s), RG about 27 minutes (24 runs and the MTL-AQA run
-# VATP-Net is fine-tuned from; LMAC-Net and MLAVL about 100 s per apparatus, VATP-Net about 50 s), Fis-V and
-# FineFS about 20 minutes each.
+# VATP-Net is fine-tuned from; MLAVL about 100 s per apparatus, VATP-Net about 50 s, LMAC-Net 100 s then and
+# 41–57 s since its quick input projection), Fis-V and FineFS about 20 minutes each.
 
 # %%
 vatp_runs = run_many([vatp_config(v, dataset, t, seed=s, finetune=finetune, **common)
@@ -164,7 +164,7 @@ save_figure(fig, f"vatp_{table_slug(plan.table)}_{dataset}", provenance=f"grey: 
 # noise.
 #
 # **What we measured** at `quick` (seed 0, last epoch, synthetic data). MTL-AQA: VATP-Net 0.73 with DD and
-# 0.36 without, LMAC-Net (RGB) 0.65, PAMFN (RGB) 0.59, GDLT 0.13: DD carries much of the score, as in the
+# 0.36 without, LMAC-Net (RGB) 0.61, PAMFN (RGB) 0.59, GDLT 0.13: DD carries much of the score, as in the
 # paper's two halves of Table IX (0.9452 → 0.9588), and VATP-Net with DD is first. RG average: MLAVL 0.74,
 # LMAC-Net 0.74, the pooled SVR 0.75, VATP-Net 0.73 (0.68 with L_alg and L_gc on, before the recipe turned
 # them off for vocabulary text), PAMFN 0.64, GDLT 0.54 (GDLT's best test epoch is 0.71: it over-fits after
