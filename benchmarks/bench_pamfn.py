@@ -67,7 +67,7 @@ def epoch_flops(config: RunConfig, data: AQAData) -> float:
     with FlopCounterMode(display=False) as step:
         _train_step(r, index)
     r.model.eval()
-    with FlopCounterMode(display=False) as evaluation, torch.no_grad():
+    with FlopCounterMode(display=False) as evaluation:  # autograd on: the counter's module hooks need it
         for batch in r.banks["test"].eval_batches(config.eval_batch_size):
             _forward(r.model, batch)
     return step.get_total_flops() * r.steps_per_epoch + evaluation.get_total_flops()
