@@ -843,6 +843,9 @@ def _meta(r: _Run, seconds: float, resumed_from: int) -> dict[str, Any]:
         "code_version": cache.code_version(code_roots(r.config)),
         "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
         "torch": torch.__version__,
+        # CPU GEMMs split their work by thread count, so the same config on another count gives the same
+        # numbers only to float precision (not in the key: results are shared; recorded so a user can tell)
+        "threads": torch.get_num_threads(),
         "n_params": count_parameters(r.model),
         "n_trainable": count_parameters(r.model, trainable_only=True),
         "modalities": list(r.model.modalities),

@@ -66,6 +66,21 @@ def test_train_is_deterministic_and_records():
     assert not np.array_equal(a.arrays["test_pred_last"], c.arrays["test_pred_last"])
 
 
+def test_meta_records_the_thread_count_the_run_trained_with():
+    """Threads are not in the key (a cached result serves any thread count) but the meta says which count
+    produced it: CPU GEMMs split their sums by thread count, so numbers agree only to float precision."""
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        two = run(_config(epochs=1))
+        torch.set_num_threads(1)
+        again = run(_config(epochs=1))  # from the cache
+        alone = train(_config(epochs=1))
+    finally:
+        torch.set_num_threads(before)
+    assert two.meta["threads"] == again.meta["threads"] == 2 and alone.meta["threads"] == 1
+
+
 def test_protocols():
     r = train(_config(holdout=0.25))
     hist = r.history
