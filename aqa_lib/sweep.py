@@ -4,7 +4,7 @@ Usage::
 
     python -m aqa_lib.sweep                                    # every notebook, local workers (one per core)
     python -m aqa_lib.sweep ablation_losses case_study --scale smoke -p seeds "[0, 1]"
-    python -m aqa_lib.sweep notebooks/ablation_losses.ipynb --plan-only
+    python -m aqa_lib.sweep notebooks/ablation_losses.ipynb --plan-only --probe   # the runs, and how long
     python -m aqa_lib.sweep --backend ray --address auto       # an existing Ray cluster
     python -m aqa_lib.sweep --backend ray --address auto -p device cuda --gpus-per-run 1
 
@@ -290,13 +290,13 @@ def merge(plans: Sequence[NotebookPlan]) -> dict[str, Job]:
     return jobs
 
 
-def schedule(jobs: dict[str, Job]) -> list[list[Job]]:
+def schedule(jobs: dict[str, Job], known: dict[tuple[str, str, str], float] | None = None) -> list[list[Job]]:
     """Waves of jobs: each job after the uncached runs its ``init_from`` starts from (added as jobs of their
     own), so no worker trains a stage-1 run inside its stage-2 job. Adds the stage-1 jobs to ``jobs``.
 
     Within a wave the longest runs go first (estimated from :func:`timings`; runs without an estimate count
     as long), so that short runs fill the workers' gaps at the end rather than leave one worker training a
-    long run alone."""
+    long run alone. ``known``: the timings to use (default :func:`timings`; the sweep adds its probes)."""
     level: dict[str, int] = {}
 
     def visit(job: Job) -> int:
@@ -313,7 +313,7 @@ def schedule(jobs: dict[str, Job]) -> list[list[Job]]:
 
     for job in list(jobs.values()):
         visit(job)
-    known = timings()
+    known = timings() if known is None else known
 
     def expected(job: Job) -> float:
         per_epoch = seconds_per_epoch(known, job.config)
@@ -368,9 +368,69 @@ def seconds_per_epoch(known: dict[tuple[str, str, str], float], config: RunConfi
     return next((v for v in (own, plain, family) if v is not None), None)
 
 
-def plan_summary(waves: Sequence[Sequence[Job]], n_cached: int, workers: int) -> str:
-    """``N runs to train (M cached) in W waves, estimated ~X min on K workers`` (from :func:`timings`)."""
-    known = timings()
+def probe_seconds_per_epoch(config: RunConfig, *, threads: int = 1, steps: int = 2) -> float:
+    """``config``'s seconds per epoch from a short trial, for an estimate before anything trains: the run's
+    model, data and optimiser are set up as :func:`aqa_lib.train.train` sets them up (stage-1 weights not
+    loaded: the cost is the same), then one warm-up step, ``steps`` timed steps and one timed evaluation of
+    the test split; an epoch is the mean step times the steps per epoch plus that evaluation. Runs on
+    ``threads`` PyTorch threads (the workers' count) and restores this process's threads and random state;
+    nothing is cached. Trials see neither other work on the machine nor the workers slowing each other, so an
+    estimate leans low."""
+    import torch
+
+    from . import train as engine
+
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}.")
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with engine.isolated_rng():
+            cfg = config.replace(init_from=(), record_train=(), record_test=(), save_weights=False)
+            r = engine._setup(cfg, engine.load_data(cfg))
+            r.model.train()
+            for module in r.frozen:
+                module.eval()
+            n_train, size = len(r.banks["train"]), cfg.batch_size
+            order = torch.randperm(n_train, generator=r.gen)
+            batches = [order.roll(-i * size)[:size] for i in range(steps + 1)]
+            engine._train_step(r, batches[0])
+            t0 = time.perf_counter()
+            for index in batches[1:]:
+                engine._train_step(r, index)
+            step = (time.perf_counter() - t0) / steps
+            r.model.eval()
+            t0 = time.perf_counter()
+            engine._evaluate(r)
+            return step * r.steps_per_epoch + time.perf_counter() - t0
+    finally:
+        torch.set_num_threads(before)
+
+
+def probe_timings(jobs: Sequence[Job], known: dict[tuple[str, str, str], float], *,
+                  threads: int = 1) -> dict[tuple[str, str, str], float]:
+    """``known`` plus a probe (:func:`probe_seconds_per_epoch`) of one run per model, dataset and scale among
+    ``jobs`` that has no cached timing of its own model (a sibling row's does not count: an ablation row can
+    cost 3× another). A run whose trial fails (e.g. a CUDA run planned on a machine without a GPU) stays
+    without an estimate; its error is left for the real run to report."""
+    out = dict(known)
+    for job in jobs:
+        c = job.config
+        group = (c.model, c.dataset, c.scale)
+        if group in out:
+            continue
+        try:
+            out[group] = probe_seconds_per_epoch(c, threads=threads)
+        except Exception:  # noqa: BLE001 - an estimate only; the run itself will raise with its context
+            continue
+    return out
+
+
+def plan_summary(waves: Sequence[Sequence[Job]], n_cached: int, workers: int,
+                 known: dict[tuple[str, str, str], float] | None = None) -> str:
+    """``N runs to train (M cached) in W waves, estimated ~X min on K workers`` (from ``known``, default
+    :func:`timings`)."""
+    known = timings() if known is None else known
     total, unknown = 0.0, 0
     for wave in waves:
         seconds = []
@@ -499,11 +559,13 @@ def run_local(configs: Sequence[RunConfig], *, progress: bool = False, workers: 
     return run_many(configs, progress=progress)
 
 
-def estimate_line(configs: Sequence[RunConfig], workers: int | None = None) -> str:
+def estimate_line(configs: Sequence[RunConfig], workers: int | None = None, *, probe: bool | None = None) -> str:
     """One line for a notebook about to train ``configs``: ``N runs to train (M cached), estimated ~X min one
     after another`` (or ``on K workers``, when :func:`run_local` will hand them to ``workers`` local processes;
     default :func:`local_workers`) from the timings of cached runs of the same model, dataset and scale
-    (:func:`timings`), or ``no estimate yet``. Looks runs up only (nothing trains)."""
+    (:func:`timings`), or ``no estimate yet``. With ``probe`` (default: when some run is above smoke scale,
+    and never while a sweep plans), a model and dataset without a cached run is timed by a short trial first
+    (:func:`probe_timings`, a second or two each at quick). Nothing trains."""
     workers = local_workers() if workers is None else workers
     known = timings()
     keys: dict[str, RunConfig] = {}
@@ -514,6 +576,14 @@ def estimate_line(configs: Sequence[RunConfig], workers: int | None = None) -> s
             keys.setdefault(found.key, found.to_train)
         else:
             cached += 1
+    if probe is None:
+        probe = planning_log() is None and any(c.scale != "smoke" for c in keys.values())
+    timed = 0
+    if probe and keys:
+        import torch
+
+        probed = probe_timings([Job(k, c) for k, c in keys.items()], known, threads=torch.get_num_threads())
+        timed, known = len(probed) - len(known), probed
     on_workers = sum(_worker_eligible(c) for c in keys.values())  # what run_local hands to the workers
     parallel = min(workers, on_workers) if workers > 1 and on_workers > 1 else 1
     each, unknown = [], 0
@@ -532,6 +602,8 @@ def estimate_line(configs: Sequence[RunConfig], workers: int | None = None) -> s
         where = f", on {parallel} workers" if parallel > 1 else ""
         return f"{head}, no estimate yet (no cached run of these models, datasets and scale){where}"
     note = f"; no timing yet for {unknown} of them" if unknown else ""
+    if timed:
+        note += f"; {timed} model{'s' if timed != 1 else ''} timed by a few training steps"
     how = f"on {parallel} workers" if parallel > 1 else "one after another"
     return f"{head}, estimated ~{max(seconds / 60, 0.1):.1f} min {how}{note}"
 
@@ -813,9 +885,11 @@ def plan_lines(waves: Sequence[Sequence[Job]], cached: dict[str, RunConfig]) -> 
 
 
 def sweep(books: Sequence[Notebook], *, params: dict[str, Any], scale: str, executor: Executor | None,
-          max_rounds: int = 10, plan_only: bool = False) -> SweepReport:
+          max_rounds: int = 10, plan_only: bool = False, probe: bool = False) -> SweepReport:
     """Plan ``books``, train what they need on ``executor``, plan again, until every notebook completes (see
-    the module docstring). With ``plan_only`` (``executor`` may be None) prints the first plan and stops."""
+    the module docstring). With ``plan_only`` (``executor`` may be None) prints the first plan and stops.
+    With ``probe``, runs of a model, dataset and scale without a cached timing are timed by a short trial
+    (:func:`probe_timings`) before each round, so the plan line has an estimate and long runs go first."""
     runner.check_names([b.ipynb for b in books], params)
     _log(f"planning {', '.join(b.name for b in books)} at {scale} scale{f' with {params}' if params else ''}; "
          f"cache {cache_dir()}")
@@ -855,7 +929,16 @@ def sweep(books: Sequence[Notebook], *, params: dict[str, Any], scale: str, exec
         jobs = merge(waiting)
         waves = schedule(jobs)
         executor_workers = executor.workers if executor is not None else cores()
-        _log(f"{prefix}{plan_summary(waves, len(cached), executor_workers)} "
+        known = timings()
+        if probe:
+            t1 = time.perf_counter()
+            probed = probe_timings(list(jobs.values()), known, threads=_threads_of(executor))
+            if len(probed) > len(known):
+                _log(f"{prefix}timed {len(probed) - len(known)} model / dataset pair(s) without a cached run by "
+                     f"a few training steps each ({time.perf_counter() - t1:.0f} s)")
+                known = probed
+                waves = schedule(jobs, known)
+        _log(f"{prefix}{plan_summary(waves, len(cached), executor_workers, known)} "
              f"(planned in {time.perf_counter() - t0:.1f} s)")
         if plan_only:
             print("\n".join(plan_lines(waves, cached)))
@@ -884,6 +967,11 @@ def sweep(books: Sequence[Notebook], *, params: dict[str, Any], scale: str, exec
     return report
 
 
+def _threads_of(executor: Executor | None) -> int:
+    """The PyTorch threads one run gets on ``executor`` (local workers: cores / workers; Ray: its CPUs)."""
+    return int(getattr(executor, "threads", None) or getattr(executor, "cpus_per_run", None) or 1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m aqa_lib.sweep", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -901,6 +989,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--retries", type=int, default=2, help="times a run whose worker died is started again")
     parser.add_argument("--max-rounds", type=int, default=10, help="rounds of planning and training at most")
     parser.add_argument("--plan-only", action="store_true", help="print the plan (one line per run) and stop")
+    parser.add_argument("--probe", action=argparse.BooleanOptionalAction, default=None,
+                        help="time a few training steps of each model / dataset without a cached run, for the "
+                             "estimate (default: on when training above smoke scale, off with --plan-only)")
     return parser
 
 
@@ -925,8 +1016,9 @@ def main(argv: list[str] | None = None) -> int:
                     else LocalExecutor(args.workers, retries=args.retries))
     t0 = time.perf_counter()
     try:
+        probe = args.probe if args.probe is not None else (not args.plan_only and scale != "smoke")
         report = sweep(books, params=params, scale=scale, executor=executor, max_rounds=args.max_rounds,
-                       plan_only=args.plan_only)
+                       plan_only=args.plan_only, probe=probe)
     finally:
         if executor is not None:
             executor.close()

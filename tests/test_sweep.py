@@ -4,6 +4,7 @@ worker's runs retried) and a real local Ray cluster, all writing one cache; the 
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 import shlex
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import jupytext
 import pytest
+import torch
 
 from aqa_lib import cache, sweep, train
 from aqa_lib.experiments import config_for
@@ -365,6 +367,12 @@ def test_estimate_line_before_a_table_uses_cached_timings():
     other = config_for("vatp/i3d_te", "fisv", "TES", scale="smoke", epochs=4)
     assert sweep.estimate_line([other]) == (
         f"1 run to train (0 cached), estimated ~{max(per_epoch * 4 / 60, 0.1):.1f} min one after another")
+    # asked to probe (the default above smoke scale): a model without a cached run of its own is timed first
+    third = config_for("vatp/tableI/i3d_pd", "fisv", "TES", scale="smoke", epochs=3)
+    line = sweep.estimate_line([third], probe=True)
+    assert line.startswith("1 run to train (0 cached), estimated ~") and line.endswith(
+        "one after another; 1 model timed by a few training steps")
+    assert not cache.exists(train.run_key(third))
 
 
 # ----- run_local: a table's uncached runs on local workers (what a notebook does with two or more) -----
@@ -421,3 +429,58 @@ def test_a_wave_runs_its_longest_runs_first(monkeypatch):
     jobs = sweep.merge([sweep.NotebookPlan("nb", pending={train.run_key(c): c for c in configs})])
     (wave,) = sweep.schedule(jobs)
     assert [j.config.seed for j in wave] == [2, 1, 3, 0]  # i3d_te has no timing: first; then 9, 4, 2 epochs
+
+
+# ----- probes: an estimate before anything of a model has trained -----
+
+
+def test_a_probe_times_a_run_without_training_it_or_touching_this_process():
+    threads, rng = torch.get_num_threads(), torch.get_rng_state()
+    per_epoch = sweep.probe_seconds_per_epoch(_config(epochs=50), threads=1)
+    assert 0 < per_epoch < 60 and math.isfinite(per_epoch)
+    assert list(cache.keys()) == []  # nothing cached, no checkpoint
+    assert torch.get_num_threads() == threads and torch.equal(torch.get_rng_state(), rng)
+    with pytest.raises(ValueError, match="steps must be at least 1"):
+        sweep.probe_seconds_per_epoch(_config(), steps=0)
+
+
+def test_probes_fill_in_only_models_without_a_timing_of_their_own(monkeypatch):
+    """One probe per model, dataset and scale; a sibling row's timing does not count; a failing probe leaves
+    its runs without an estimate."""
+    calls = []
+
+    def fake(config, *, threads=1, steps=2):
+        calls.append((config.model, threads))
+        if config.model == "vatp/tableI/i3d_pd":
+            raise RuntimeError("no GPU here")
+        return 3.0
+
+    monkeypatch.setattr(sweep, "probe_seconds_per_epoch", fake)
+    configs = [_config(seed=0), _config(seed=1), _config(seed=0).replace(model="vatp/i3d_te"),
+               _config(seed=1).replace(model="vatp/i3d_te"), _config(seed=0).replace(model="vatp/tableI/i3d_pd")]
+    jobs = [sweep.Job(train.run_key(c), c) for c in configs]
+    known = {(MODEL, "fisv", "smoke"): 1.0, ("vatp/*", "fisv", "smoke"): 1.0}
+    probed = sweep.probe_timings(jobs, known, threads=2)
+    assert calls == [("vatp/i3d_te", 2), ("vatp/tableI/i3d_pd", 2)]
+    assert probed == {**known, ("vatp/i3d_te", "fisv", "smoke"): 3.0}
+    assert known == {(MODEL, "fisv", "smoke"): 1.0, ("vatp/*", "fisv", "smoke"): 1.0}  # not changed in place
+
+
+def test_a_probing_sweep_estimates_from_an_empty_cache_and_the_cli_probes_above_smoke(tmp_path, capsys,
+                                                                                     monkeypatch):
+    book = _notebook(tmp_path / "books", "seeds", SEEDS)
+    sweep.sweep([book], params={}, scale="smoke", executor=None, plan_only=True)
+    assert "no estimate yet" in capsys.readouterr().out
+    sweep.sweep([book], params={}, scale="smoke", executor=None, plan_only=True, probe=True)
+    out = capsys.readouterr().out
+    assert "timed 1 model / dataset pair(s) without a cached run" in out
+    assert "2 runs to train (0 cached) in 1 wave, estimated ~" in out and "no estimate yet" not in out
+    assert list(cache.keys()) == []
+    seen = []
+    monkeypatch.setattr(sweep, "sweep", lambda books, **kw: seen.append(kw["probe"]) or sweep.SweepReport())
+    monkeypatch.setattr(sweep, "LocalExecutor", lambda *a, **k: Inline())
+    for argv, probe in ((["--scale", "quick"], True), (["--scale", "smoke"], False),
+                        (["--scale", "quick", "--plan-only"], False), (["--scale", "smoke", "--probe"], True),
+                        (["--scale", "quick", "--no-probe"], False)):
+        sweep.main([str(book.ipynb), *argv])
+        assert seen.pop() is probe, argv
