@@ -126,20 +126,25 @@ def _engine(model: str, dataset: str, target: str, device: str, n: int) -> tuple
     return group_step, lambda: grouping._evaluate(g), g
 
 
-def _flops(model: str, dataset: str, target: str, device: str) -> tuple[float, float, int, int]:
-    """FLOPs of one step and one evaluation of a run alone; its steps per epoch and epochs."""
-    step, _, r = _engine(model, dataset, target, device, 1)
-    counter = FlopCounterMode(display=False)
-    with counter:
-        step()
-    step_flops = counter.get_total_flops()
-    counter = FlopCounterMode(display=False)
+def run_flops(r: engine._Run) -> tuple[float, float]:
+    """FLOPs of one training step (a random batch) and one evaluation (test and held-out splits) of the run
+    ``r`` (:func:`aqa_lib.train._setup`'s state); ``bench_pamfn.py`` counts its epochs with it too."""
+    n_train, size = len(r.banks["train"]), r.config.batch_size
+    r.model.train()
+    with FlopCounterMode(display=False) as step:
+        engine._train_step(r, torch.randperm(n_train, generator=r.gen)[:size])
     r.model.eval()
-    with counter:  # the evaluation's forward passes (with autograd on: the counter's module hooks need it)
+    with FlopCounterMode(display=False) as evaluation:  # autograd on: the counter's module hooks need it
         for split in ("test", "holdout"):
             for batch in r.banks[split].eval_batches(r.config.eval_batch_size) if split in r.banks else ():
                 engine._forward(r.model, batch)
-    return step_flops, counter.get_total_flops(), r.steps_per_epoch, r.config.epochs
+    return step.get_total_flops(), evaluation.get_total_flops()
+
+
+def _flops(model: str, dataset: str, target: str, device: str) -> tuple[float, float, int, int]:
+    """FLOPs of one step and one evaluation of a run alone; its steps per epoch and epochs."""
+    _, _, r = _engine(model, dataset, target, device, 1)
+    return (*run_flops(r), r.steps_per_epoch, r.config.epochs)
 
 
 def main() -> None:

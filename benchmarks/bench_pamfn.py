@@ -29,14 +29,12 @@ import argparse
 import time
 
 import torch
-from bench_group import matmul_peak
-from torch.utils.flop_counter import FlopCounterMode
+from bench_group import matmul_peak, run_flops
 
-from aqa_lib.data.core import AQAData
 from aqa_lib.experiments import config_for
 from aqa_lib.experiments.baselines import baseline_config
 from aqa_lib.experiments.pamfn import pamfn_config, stage1_config
-from aqa_lib.train import RunConfig, _forward, _setup, _train_step, load_data, train
+from aqa_lib.train import RunConfig, _setup, load_data, train
 
 RGB_JOBS = ("pamfn_rgb", "gdlt")
 """The jobs that read RGB only, hence can run on the released Fis-V features (``--source real``)."""
@@ -56,21 +54,6 @@ def _jobs(dataset: str, target: str, source: str, data_root: str) -> dict[str, R
     if source == "synthetic":
         jobs["mlavl"] = config_for("mlavl", dataset, target, scale="paper")  # official config: RGB + audio, batch 64
     return jobs
-
-
-def epoch_flops(config: RunConfig, data: AQAData) -> float:
-    """FLOPs of one training epoch of ``config``: one counted step times the steps per epoch, plus one forward
-    pass over the test split (what the engine evaluates every epoch)."""
-    r = _setup(config, data)
-    r.model.train()
-    index = torch.randperm(len(r.banks["train"]), generator=r.gen)[:config.batch_size]
-    with FlopCounterMode(display=False) as step:
-        _train_step(r, index)
-    r.model.eval()
-    with FlopCounterMode(display=False) as evaluation:  # autograd on: the counter's module hooks need it
-        for batch in r.banks["test"].eval_batches(config.eval_batch_size):
-            _forward(r.model, batch)
-    return step.get_total_flops() * r.steps_per_epoch + evaluation.get_total_flops()
 
 
 def main() -> None:
@@ -105,10 +88,11 @@ def main() -> None:
         paper_config = jobs[name]
         config = paper_config.replace(epochs=args.epochs, device=args.device, save_weights=False,
                                       record_train=(), record_test=())
-        job_data = data if name in RGB_JOBS or args.source == "synthetic" else load_data(config)
-        result = train(config, data=job_data)
+        result = train(config, data=data)
         s = result.summary["seconds_per_epoch"]
-        flops = epoch_flops(config, job_data)
+        r = _setup(config, data)
+        step_flops, eval_flops = run_flops(r)
+        flops = step_flops * r.steps_per_epoch + eval_flops  # one epoch: its steps and one evaluation
         achieved = flops / s / 1e9
         print(f"  {name:16s} {result.meta['n_params'] / 1e6:6.2f} M params ({result.meta['n_trainable'] / 1e6:5.2f} "
               f"M trained)  {s:6.2f} s/epoch  {flops / 1e9:7.1f} GFLOP/epoch  {achieved:5.1f} GFLOP/s "
