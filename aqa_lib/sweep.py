@@ -50,7 +50,7 @@ import tempfile
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -313,15 +313,19 @@ def schedule(jobs: dict[str, Job], known: dict[tuple[str, str, str], float] | No
 
     for job in list(jobs.values()):
         visit(job)
-    known = timings() if known is None else known
+    waves = [[j for j in jobs.values() if level[j.key] == d] for d in range(max(level.values(), default=-1) + 1)]
+    return longest_first([w for w in waves if w], timings() if known is None else known)
+
+
+def longest_first(waves: Sequence[Sequence[Job]], known: dict[tuple[str, str, str], float]) -> list[list[Job]]:
+    """Each wave's jobs by their expected time (seconds per epoch from ``known`` × epochs), longest first; jobs
+    without an estimate first; ties keep their order."""
 
     def expected(job: Job) -> float:
         per_epoch = seconds_per_epoch(known, job.config)
         return math.inf if per_epoch is None else per_epoch * job.config.epochs
 
-    waves = [sorted((j for j in jobs.values() if level[j.key] == d), key=expected, reverse=True)
-             for d in range(max(level.values(), default=-1) + 1)]
-    return [w for w in waves if w]
+    return [sorted(wave, key=expected, reverse=True) for wave in waves]
 
 
 _TIMINGS: dict[tuple[str, str], tuple[tuple[str, str, str], float] | None] = {}
@@ -374,8 +378,8 @@ def probe_seconds_per_epoch(config: RunConfig, *, threads: int = 1, steps: int =
     loaded: the cost is the same), then one warm-up step, ``steps`` timed steps and one timed evaluation of
     the test split; an epoch is the mean step times the steps per epoch plus that evaluation. Runs on
     ``threads`` PyTorch threads (the workers' count) and restores this process's threads and random state;
-    nothing is cached. Trials see neither other work on the machine nor the workers slowing each other, so an
-    estimate leans low."""
+    nothing is cached. Measured against whole sweeps on 2 workers, the estimates came out 8–24 % high (README,
+    "Sweeps"); this shared machine's speed drifts by ±20 %."""
     import torch
 
     from . import train as engine
@@ -407,15 +411,14 @@ def probe_seconds_per_epoch(config: RunConfig, *, threads: int = 1, steps: int =
         torch.set_num_threads(before)
 
 
-def probe_timings(jobs: Sequence[Job], known: dict[tuple[str, str, str], float], *,
+def probe_timings(configs: Iterable[RunConfig], known: dict[tuple[str, str, str], float], *,
                   threads: int = 1) -> dict[tuple[str, str, str], float]:
     """``known`` plus a probe (:func:`probe_seconds_per_epoch`) of one run per model, dataset and scale among
-    ``jobs`` that has no cached timing of its own model (a sibling row's does not count: an ablation row can
+    ``configs`` that has no cached timing of its own model (a sibling row's does not count: an ablation row can
     cost 3× another). A run whose trial fails (e.g. a CUDA run planned on a machine without a GPU) stays
     without an estimate; its error is left for the real run to report."""
     out = dict(known)
-    for job in jobs:
-        c = job.config
+    for c in configs:
         group = (c.model, c.dataset, c.scale)
         if group in out:
             continue
@@ -582,7 +585,7 @@ def estimate_line(configs: Sequence[RunConfig], workers: int | None = None, *, p
     if probe and keys:
         import torch
 
-        probed = probe_timings([Job(k, c) for k, c in keys.items()], known, threads=torch.get_num_threads())
+        probed = probe_timings(keys.values(), known, threads=torch.get_num_threads())
         timed, known = len(probed) - len(known), probed
     on_workers = sum(_worker_eligible(c) for c in keys.values())  # what run_local hands to the workers
     parallel = min(workers, on_workers) if workers > 1 and on_workers > 1 else 1
@@ -927,17 +930,17 @@ def sweep(books: Sequence[Notebook], *, params: dict[str, Any], scale: str, exec
                 _log(f"FAILED {plan.name}: {report.errors[plan.name]}")
             break
         jobs = merge(waiting)
-        waves = schedule(jobs)
-        executor_workers = executor.workers if executor is not None else cores()
         known = timings()
+        waves = schedule(jobs, known)  # adds the stage-1 jobs: probed below with the rest
+        executor_workers = executor.workers if executor is not None else cores()
         if probe:
             t1 = time.perf_counter()
-            probed = probe_timings(list(jobs.values()), known, threads=_threads_of(executor))
+            probed = probe_timings((j.config for j in jobs.values()), known, threads=_threads_of(executor))
             if len(probed) > len(known):
                 _log(f"{prefix}timed {len(probed) - len(known)} model / dataset pair(s) without a cached run by "
                      f"a few training steps each ({time.perf_counter() - t1:.0f} s)")
                 known = probed
-                waves = schedule(jobs, known)
+                waves = longest_first(waves, known)
         _log(f"{prefix}{plan_summary(waves, len(cached), executor_workers, known)} "
              f"(planned in {time.perf_counter() - t0:.1f} s)")
         if plan_only:

@@ -458,9 +458,8 @@ def test_probes_fill_in_only_models_without_a_timing_of_their_own(monkeypatch):
     monkeypatch.setattr(sweep, "probe_seconds_per_epoch", fake)
     configs = [_config(seed=0), _config(seed=1), _config(seed=0).replace(model="vatp/i3d_te"),
                _config(seed=1).replace(model="vatp/i3d_te"), _config(seed=0).replace(model="vatp/tableI/i3d_pd")]
-    jobs = [sweep.Job(train.run_key(c), c) for c in configs]
     known = {(MODEL, "fisv", "smoke"): 1.0, ("vatp/*", "fisv", "smoke"): 1.0}
-    probed = sweep.probe_timings(jobs, known, threads=2)
+    probed = sweep.probe_timings(configs, known, threads=2)
     assert calls == [("vatp/i3d_te", 2), ("vatp/tableI/i3d_pd", 2)]
     assert probed == {**known, ("vatp/i3d_te", "fisv", "smoke"): 3.0}
     assert known == {(MODEL, "fisv", "smoke"): 1.0, ("vatp/*", "fisv", "smoke"): 1.0}  # not changed in place
