@@ -42,6 +42,16 @@ def test_top_level_layout():
         assert (ROOT / name).exists(), f"missing top-level {name}"
 
 
+def test_license_file_matches_the_declared_license():
+    """pyproject declares an SPDX license string (setuptools >= 77; the table form is deprecated and slated to
+    stop building) and ships the LICENSE file it names."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["project"]["license"] == "MIT"
+    assert project["project"]["license-files"] == ["LICENSE"]
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+    assert any(r.startswith("setuptools>=77") for r in project["build-system"]["requires"])
+
+
 def test_readme_opens_with_the_two_commands():
     lines = (ROOT / "README.md").read_text().splitlines()[:25]
     fence = [i for i, line in enumerate(lines) if line.startswith("```")]
