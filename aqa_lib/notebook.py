@@ -373,6 +373,86 @@ def show_table(frame: pd.DataFrame, *, title: str, provenance: str, precision: i
         print(f"{title} — data: {provenance}\n{frame.to_string(index=not plain_index)}")
 
 
+STALE_MARK = "STALE TEXT"
+"""How :func:`check_quoted` starts each line about a quote that no longer holds (the runner collects them)."""
+
+
+class StaleTextWarning(UserWarning):
+    """A number a notebook's text quotes from its default run is not what that run gives now."""
+
+
+def _quoted_number(label: str, text: str) -> tuple[float, int]:
+    """``text`` as printed ("0.74", "−5.2", "26") → (value, decimals)."""
+    cleaned = str(text).strip().replace("\u2212", "-")
+    if not re.fullmatch(r"-?\d+(\.\d+)?", cleaned):
+        raise ValueError(f"check_quoted: quote {label!r} must be a number as the text prints it (e.g. \"0.74\", "
+                         f"\"26\"), got {text!r}.")
+    return float(cleaned), len(cleaned.partition(".")[2])
+
+
+def check_quoted(quotes: Mapping[str, tuple[str, float]] | Callable[[], Mapping[str, tuple[str, float]]], *,
+                 at: Mapping[str, Any]) -> pd.DataFrame | None:
+    """Check the numbers a notebook's text quotes from its default run against this run (ours).
+
+    A notebook's prose says what its default configuration measured ("Measured once at `quick` scale (seed
+    0): ρ 0.735 ..."); a change of the engine, a recipe or the data changes those runs without any error,
+    and the text goes stale silently. The notebook's last cell lists every such quote here, as
+    ``label → (text, value)``: ``text`` the number exactly as the prose prints it (``"0.74"``, ``"−5.2"``,
+    ``"26"`` for 26 %), ``value`` this run's number in the same unit (a share quoted in % times 100). A quote
+    holds when ``value`` is within half a unit of the quote's last decimal of it. ``quotes`` may be a function
+    returning that mapping, for values that exist only under the quoted parameters (a table of the default
+    dataset): it is still called under other parameters, so CI's smoke run checks the quotes' form, and a
+    failure there is ignored.
+
+    The quotes are numbers of one configuration, ``at``: the parameters that define it, as
+    :func:`check_params` resolves them (e.g. ``{"scale": "quick", "seeds": [0], "source": "synthetic",
+    "dataset": "mtl_aqa", "epochs": 0}``). Under any other parameters (another scale, seed or dataset, CI's
+    smoke runs) nothing is checked: one line says so and None is returned. Otherwise returns the table of
+    every quote (quoted, this run, holds); each quote that does not hold is printed on a line starting with
+    :data:`STALE_MARK` (``python -m aqa_lib.runner`` lists them after the run) and one
+    :class:`StaleTextWarning` is raised as a warning: the tables above are right, the text is not. Bad quotes
+    (not a number, a non-finite value) raise ValueError.
+    """
+    import warnings
+
+    params = _CONTEXT.get("params", {})
+    other = {k: params.get(k) for k, v in at.items() if params.get(k) != v}
+    not_checked = f"The text's quoted numbers are from {dict(at)}; this run has {other}: not checked."
+    if callable(quotes):
+        try:
+            quotes = quotes()
+        except Exception:
+            if other:  # the values may not exist under these parameters (another dataset, no baselines)
+                print(not_checked)
+                return None
+            raise
+    checked = {name: _quoted_number(name, text) for name, (text, _) in quotes.items()}
+    values = {name: float(value) for name, (_, value) in quotes.items()}
+    if other:
+        print(not_checked)
+        return None
+    bad = [name for name, v in values.items() if not math.isfinite(v)]
+    if bad:
+        raise ValueError(f"check_quoted: this run's value of {', '.join(map(repr, bad))} is not finite.")
+    rows = []
+    for name, (quoted, decimals) in checked.items():
+        holds = abs(values[name] - quoted) <= 0.5 * 10 ** -decimals + 1e-9
+        rows.append({"quote": name, "text": quotes[name][0], "this run": round(values[name], decimals + 2),
+                     "holds": holds})
+    table = pd.DataFrame(rows).set_index("quote")
+    stale = table[~table["holds"]]
+    if stale.empty:
+        print(f"The {len(table)} numbers the text quotes from this configuration are this run's.")
+        return table
+    notebook = _CONTEXT.get("notebook") or "this notebook"
+    for name, row in stale.iterrows():
+        print(f"{STALE_MARK} ({notebook}): {name}: the text says {row['text']}, this run gives {row['this run']}")
+    warnings.warn(f"{len(stale)} of the {len(table)} numbers the text of {notebook} quotes are stale (trust "
+                  "the tables above, then update the text and its check_quoted cell).", StaleTextWarning,
+                  stacklevel=2)
+    return table
+
+
 def _slug(text: str, limit: int = 60) -> str:
     """``text`` as a lower-case ASCII file-name part (``-`` between words), at most ``limit`` characters plus
     a short hash of ``text`` when it had to be cut."""

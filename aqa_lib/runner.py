@@ -91,6 +91,7 @@ def run(books: list[Path], *, scale: str, params: dict[str, object], out_dir: Pa
     check_names(books, params)
     out_dir.mkdir(parents=True, exist_ok=True)
     failures: list[tuple[str, str]] = []
+    stale: list[str] = []
     root = repo_root()
     for path in books:
         accepted = accepted_parameters(path)
@@ -110,10 +111,31 @@ def run(books: list[Path], *, scale: str, params: dict[str, object], out_dir: Pa
             print(f"[runner] FAILED {path.stem} after {time.perf_counter() - t0:.0f} s", flush=True)
             continue
         print(f"[runner] ok {path.stem} in {time.perf_counter() - t0:.0f} s", flush=True)
+        stale += stale_quotes(out_dir / path.name)
     print(f"[runner] {len(books) - len(failures)} passed, {len(failures)} failed")
     for name, msg in failures:
         print(f"[runner]   {name}: {msg}")
+    if stale:
+        print(f"[runner] {len(stale)} number(s) quoted in the notebooks' text differ from this run (the tables are "
+              "right; update the text and its check_quoted cell):")
+        for line in stale:
+            print(f"[runner]   {line}")
     return 1 if failures else 0
+
+
+def stale_quotes(executed: Path) -> list[str]:
+    """The :data:`~aqa_lib.notebook.STALE_MARK` lines an executed notebook printed
+    (:func:`aqa_lib.notebook.check_quoted`: a number its text quotes that this run no longer gives)."""
+    import nbformat
+
+    from .notebook import STALE_MARK
+
+    lines = []
+    for cell in nbformat.read(executed, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                lines += [line for line in output.get("text", "").splitlines() if line.startswith(STALE_MARK)]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -198,3 +198,68 @@ def test_targets_parameter_and_the_targets_a_paper_table_prints():
     assert table_targets("mlavl", "table5", "fs1000") == ["TES", "PCS"]
     assert table_targets("mlavl", "table5", "rg") == ["Ball", "Clubs", "Hoop", "Ribbon"]  # only RG-Avg. printed
     assert table_targets("mlavl", "supp_table4", "fs1000", ["PCS"]) == ["PCS"]
+
+
+# ----- check_quoted: the numbers a notebook's text quotes from its default run -----
+
+QUICK = {"scale": "quick", "seeds": [0], "source": "synthetic", "dataset": "mtl_aqa"}
+
+
+def _at_params(monkeypatch, params):
+    monkeypatch.setitem(notebook._CONTEXT, "params", dict(params))
+    monkeypatch.setitem(notebook._CONTEXT, "notebook", "nb")
+
+
+def test_check_quoted_holds_within_half_a_unit_of_the_last_printed_decimal(monkeypatch, capsys):
+    _at_params(monkeypatch, {**QUICK, "device": "cpu"})
+    table = notebook.check_quoted({"ρ": ("0.74", 0.7352), "error": ("\u22125.2", -5.23), "share (%)": ("26", 25.8)},
+                                  at=QUICK)
+    assert table["holds"].all()
+    assert "are this run's" in capsys.readouterr().out
+
+
+def test_check_quoted_names_each_stale_quote_and_warns(monkeypatch, capsys):
+    _at_params(monkeypatch, QUICK)
+    with pytest.warns(notebook.StaleTextWarning, match="1 of the 2 numbers"):
+        table = notebook.check_quoted({"ρ": ("0.73", 0.7352), "MSE": ("292", 291.9)}, at=QUICK)
+    assert list(table["holds"]) == [False, True]
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith(notebook.STALE_MARK)]
+    assert lines == [f"{notebook.STALE_MARK} (nb): ρ: the text says 0.73, this run gives 0.7352"]
+
+
+def test_check_quoted_checks_nothing_under_other_parameters(monkeypatch, capsys):
+    _at_params(monkeypatch, {**QUICK, "scale": "smoke"})
+    assert notebook.check_quoted({"ρ": ("0.73", 0.1)}, at=QUICK) is None
+    assert "not checked" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="as the text prints it"):  # the quotes' form is checked at any scale
+        notebook.check_quoted(lambda: {"ρ": ("0.7x", 0.1)}, at=QUICK)
+    assert notebook.check_quoted(lambda: {"ρ": ("0.73", {}["missing"])}, at=QUICK) is None
+
+
+def test_check_quoted_calls_a_function_of_the_quotes_and_raises_its_errors_at_the_quoted_parameters(monkeypatch):
+    _at_params(monkeypatch, QUICK)
+    assert notebook.check_quoted(lambda: {"ρ": ("0.74", 0.7352)}, at=QUICK)["holds"].all()
+    with pytest.raises(KeyError):
+        notebook.check_quoted(lambda: {"ρ": ("0.73", {}["missing"])}, at=QUICK)
+
+
+def test_check_quoted_rejects_quotes_that_are_not_numbers_and_non_finite_values(monkeypatch):
+    _at_params(monkeypatch, QUICK)
+    with pytest.raises(ValueError, match="as the text prints it"):
+        notebook.check_quoted({"ρ": ("about 0.7", 0.7)}, at=QUICK)
+    with pytest.raises(ValueError, match="not finite"):
+        notebook.check_quoted({"ρ": ("0.7", float("nan"))}, at=QUICK)
+
+
+def test_runner_lists_the_stale_lines_an_executed_notebook_printed(tmp_path):
+    import nbformat
+
+    from aqa_lib.runner import stale_quotes
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout",
+                                           text=f"ok\n{notebook.STALE_MARK} (nb): ρ: the text says 0.73\n")]
+    nb.cells = [cell, nbformat.v4.new_markdown_cell(f"{notebook.STALE_MARK} in prose is not output")]
+    nbformat.write(nb, tmp_path / "x.ipynb")
+    assert stale_quotes(tmp_path / "x.ipynb") == [f"{notebook.STALE_MARK} (nb): ρ: the text says 0.73"]
