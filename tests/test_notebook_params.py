@@ -236,11 +236,13 @@ def test_check_quoted_checks_nothing_under_other_parameters(monkeypatch, capsys)
     assert notebook.check_quoted(lambda: {"ρ": ("0.73", {}["missing"])}, at=QUICK) is None
 
 
-def test_check_quoted_calls_a_function_of_the_quotes_and_raises_its_errors_at_the_quoted_parameters(monkeypatch):
+def test_check_quoted_calls_a_function_of_the_quotes_and_reports_its_errors_as_stale_text(monkeypatch, capsys):
     _at_params(monkeypatch, QUICK)
     assert notebook.check_quoted(lambda: {"ρ": ("0.74", 0.7352)}, at=QUICK)["holds"].all()
-    with pytest.raises(KeyError):
-        notebook.check_quoted(lambda: {"ρ": ("0.73", {}["missing"])}, at=QUICK)
+    with pytest.warns(notebook.StaleTextWarning, match="could not be computed"):
+        assert notebook.check_quoted(lambda: {"ρ": ("0.73", {}["missing"])}, at=QUICK) is None
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith(f"{notebook.STALE_MARK} (nb): the quoted numbers could not be computed: KeyError")
 
 
 def test_check_quoted_rejects_quotes_that_are_not_numbers_and_non_finite_values(monkeypatch):
