@@ -124,6 +124,8 @@ save_figure(fig, "mlavl_supp_table6_efficiency", provenance=provenance)
 # %%
 # Checks that hold at every scale (nbval runs this notebook at smoke scale in CI).
 assert exact == {768: 6_724_627, 1024: 6_987_155}
+quoted_flops = measured[(measured["input"] == "T = 95") & measured["model"].str.contains("768-d")]
+assert round(quoted_flops["gflops"].item(), 2) == 1.22 and round(quoted_flops["gmacs"].item(), 2) == 0.61  # the text's
 assert (measured["gflops"] > 0).all() and (measured["latency_ms"] > 0).all()
 assert len(table6) == rep6.drop_duplicates(["method", "features"]).shape[0]
 print("mlavl_backbones complete")
