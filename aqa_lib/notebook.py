@@ -31,6 +31,11 @@ with ``$AQA_TABLES_OUT`` set, :func:`show_table` also writes each table it shows
 (title, provenance, parameters) there (:func:`save_table`), which ``python -m aqa_lib.writeup`` turns into
 Markdown, LaTeX and one HTML page.
 
+Where a notebook's prose quotes numbers its default run measured ("Measured once at `quick` scale ..."), a
+cell near its end lists those quotes in :func:`check_quoted`, which prints a ``STALE TEXT`` line for each one
+the run no longer gives (the runner lists them), so an engine or recipe change cannot leave the text quietly
+wrong.
+
 The ablation-table notebooks share one skeleton, :func:`run_paper_table` → :class:`TableStudy` (train or
 fetch every row, show reported vs reproduced, draw the bar chart), so a notebook keeps only what is
 particular to its table.
