@@ -429,7 +429,7 @@ def check_quoted(quotes: Mapping[str, tuple[str, float]] | Callable[[], Mapping[
             quotes = quotes()
         except Exception as exc:  # noqa: BLE001 - a check of the text must not stop the notebook
             if other:  # the values may not exist under these parameters (another dataset, no baselines)
-                print(not_checked)
+                print(f"{not_checked[:-1]} (the quoted values do not exist here: {type(exc).__name__}: {exc}).")
                 return None
             notebook = _CONTEXT.get("notebook") or "this notebook"
             print(f"{STALE_MARK} ({notebook}): the quoted numbers could not be computed: {type(exc).__name__}: {exc}")
