@@ -413,7 +413,8 @@ def check_quoted(quotes: Mapping[str, tuple[str, float]] | Callable[[], Mapping[
     The quotes are numbers of one configuration, ``at``: the parameters that define it, as
     :func:`check_params` resolves them (e.g. ``{"scale": "quick", "seeds": [0], "source": "synthetic",
     "dataset": "mtl_aqa", "epochs": 0}``). Under any other parameters (another scale, seed or dataset, CI's
-    smoke runs) nothing is checked: one line says so and None is returned. Otherwise returns the table of
+    smoke runs), or when there is no quote for them, nothing is checked: one line says so and None is
+    returned. Otherwise returns the table of
     every quote (quoted, this run, holds); each quote that does not hold is printed on a line starting with
     :data:`STALE_MARK` (``python -m aqa_lib.runner`` lists them after the run) and one
     :class:`StaleTextWarning` is raised as a warning: the tables above are right, the text is not. Bad quotes
@@ -440,6 +441,9 @@ def check_quoted(quotes: Mapping[str, tuple[str, float]] | Callable[[], Mapping[
     values = {name: float(value) for name, (_, value) in quotes.items()}
     if other:
         print(not_checked)
+        return None
+    if not quotes:  # e.g. a table or dataset of the notebook whose numbers the text does not quote
+        print("The text quotes no number from this configuration: nothing to check.")
         return None
     bad = [name for name, v in values.items() if not math.isfinite(v)]
     if bad:

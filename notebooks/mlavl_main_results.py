@@ -195,8 +195,7 @@ quoted = check_quoted(
     lambda: {f"{row}, {column} {protocol}": (text, numeric.loc[row, (column, protocol)])
              for row, columns in quoted_rows.items() for column, texts in columns.items()
              for protocol, text in zip(("papers", "last"), texts, strict=True)},
-    at={"dataset": dataset if dataset in measured_text else "fs1000, fisv or rg", "target": "all",
-        "source": "synthetic", "scale": "quick", "seeds": [0], "epochs": 0, "device": "cpu"},
+    at={"target": "all", "source": "synthetic", "scale": "quick", "seeds": [0], "epochs": 0, "device": "cpu"},
 )
 
 # %%

@@ -227,11 +227,11 @@ measured_text = {  # table → row → ρ as the text prints it (the table's ave
                "VATP-Net; L_reg + l_div + L_gc + L_alg": "0.74"},
     "tableVI": {"VATP-Net: RGB": "0.82", "RGB+Semantics": "0.74", "GDLT: RGB": "0.12"},
 }
-quoted_at = {"table": table if table in measured_text else "one of " + ", ".join(measured_text),
-             "dataset": table_dataset(table, "auto"), "target": "all", "rows": "auto", "finetune": True,
-             "source": "synthetic", "scale": "quick", "seeds": [0], "epochs": 0, "device": "cpu"}
 quoted = check_quoted(lambda: {f"{table}, {row}": (text, numeric.loc[row, (column, "last")])
-                               for row, text in measured_text.get(table, {}).items()}, at=quoted_at)
+                               for row, text in measured_text.get(table, {}).items()},
+                      at={"dataset": table_dataset(table, "auto"), "target": "all", "rows": "auto",
+                          "finetune": True, "source": "synthetic", "scale": "quick", "seeds": [0], "epochs": 0,
+                          "device": "cpu"})
 
 # %%
 # Checks that hold at every scale (nbval runs this notebook at smoke scale in CI).

@@ -193,9 +193,8 @@ measured_text = {  # dataset → (row, protocol) → ρ as the text prints it (R
 quoted = check_quoted(
     lambda: {f"{row}, {protocol}": (text, numeric.loc[row, (columns[0], protocol)])
              for (row, protocol), text in measured_text.get(dataset, {}).items()},
-    at={"dataset": dataset if dataset in measured_text else "mtl_aqa or rg", "target": "all",
-        "source": "synthetic", "scale": "quick", "seeds": [0], "epochs": 0, "device": "cpu", "baselines": True,
-        "finetune": True},
+    at={"target": "all", "source": "synthetic", "scale": "quick", "seeds": [0], "epochs": 0, "device": "cpu",
+        "baselines": True, "finetune": True},
 )
 
 # %%

@@ -265,3 +265,9 @@ def test_runner_lists_the_stale_lines_an_executed_notebook_printed(tmp_path):
     nb.cells = [cell, nbformat.v4.new_markdown_cell(f"{notebook.STALE_MARK} in prose is not output")]
     nbformat.write(nb, tmp_path / "x.ipynb")
     assert stale_quotes(tmp_path / "x.ipynb") == [f"{notebook.STALE_MARK} (nb): ρ: the text says 0.73"]
+
+
+def test_check_quoted_says_when_the_text_quotes_nothing_from_this_configuration(monkeypatch, capsys):
+    _at_params(monkeypatch, QUICK)
+    assert notebook.check_quoted(lambda: {}, at=QUICK) is None
+    assert "quotes no number" in capsys.readouterr().out
