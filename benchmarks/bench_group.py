@@ -2,10 +2,12 @@
 
     python benchmarks/bench_group.py [--sizes 1 8 32] [--threads 1 2] [--device cpu|cuda|all] [--steps 2]
                                      [--rounds 3] [--model lmac] [--dataset fisv] [--target TES]
+                                     [--scale smoke|quick|paper]
 
-What runs: the model's ``quick`` configuration (:func:`aqa_lib.experiments.config_for`; by default LMAC-Net on
-the quick Fis-V TES data: d = d_ffn = 64, three modalities, batches of 32 crops of 130 segments, 7 steps per
-epoch, 50 epochs), trained by the engine itself. A group of N (members differing in seed) runs
+What runs: the model's ``--scale`` configuration (:func:`aqa_lib.experiments.config_for`; by default LMAC-Net
+at ``quick`` on the quick Fis-V TES data: d = d_ffn = 64, three modalities, batches of 32 crops of 130
+segments, 7 steps per epoch, 50 epochs; ``paper``: the paper's width on the full synthetic data), trained by
+the engine itself. A group of N (members differing in seed) runs
 ``aqa_lib.group._train_step`` and ``aqa_lib.group._evaluate``; N = 1 is the engine alone,
 ``aqa_lib.train._train_step`` and ``aqa_lib.train._evaluate``. Timed: the mean of ``--steps`` optimisation steps
 after a warm-up step and a counted one (the best of ``--rounds`` rounds: other work on the machine only slows
@@ -101,9 +103,11 @@ def _timed(fn: Callable[[], object], device: torch.device, reps: int, rounds: in
     return wall, cpu, ops.count
 
 
-def _engine(model: str, dataset: str, target: str, device: str, n: int) -> tuple[Callable, Callable, object]:
-    """(one training step, one evaluation, the run or group) for a group of ``n`` runs (1: the engine alone)."""
-    configs = [config_for(model, dataset, target, scale="quick", seed=s, device=device) for s in range(n)]
+def _engine(model: str, dataset: str, target: str, device: str, n: int, scale: str = "quick"
+            ) -> tuple[Callable, Callable, object]:
+    """(one training step, one evaluation, the run or group) for a group of ``n`` runs (1: the engine alone) of
+    ``model``'s ``scale`` configuration (``benchmarks/gpu_check.py`` times ``paper`` and ``smoke`` too)."""
+    configs = [config_for(model, dataset, target, scale=scale, seed=s, device=device) for s in range(n)]
     data = engine.load_data(configs[0])
     if n == 1:
         r = engine._setup(configs[0], data)
@@ -141,13 +145,14 @@ def run_flops(r: engine._Run) -> tuple[float, float]:
     return step.get_total_flops(), evaluation.get_total_flops()
 
 
-def _flops(model: str, dataset: str, target: str, device: str) -> tuple[float, float, int, int]:
+def _flops(model: str, dataset: str, target: str, device: str, scale: str = "quick"
+           ) -> tuple[float, float, int, int]:
     """FLOPs of one step and one evaluation of a run alone; its steps per epoch and epochs."""
-    _, _, r = _engine(model, dataset, target, device, 1)
+    _, _, r = _engine(model, dataset, target, device, 1, scale)
     return (*run_flops(r), r.steps_per_epoch, r.config.epochs)
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch CPU threads (CPU runs)")
@@ -157,18 +162,24 @@ def main() -> None:
     parser.add_argument("--model", default="lmac")
     parser.add_argument("--dataset", default="fisv")
     parser.add_argument("--target", default="TES")
-    args = parser.parse_args()
+    parser.add_argument("--scale", default="quick", choices=["smoke", "quick", "paper"],
+                        help="the model's configuration and data at this scale (paper: the paper's width)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
     devices = [d for d in devices if d == "cpu" or torch.cuda.is_available()]
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs visible (load average {os.getloadavg()[0]:.1f}); "
-          f"{args.model} quick on {args.dataset} {args.target}; sizes {args.sizes}")
+          f"{args.model} {args.scale} on {args.dataset} {args.target}; sizes {args.sizes}")
     for device_name in devices:
         device = torch.device(device_name)
         settings = args.threads if device.type == "cpu" else [torch.get_num_threads()]
         for threads in settings:
             torch.set_num_threads(threads)
             step_flops, eval_flops, steps_per_epoch, epochs = _flops(args.model, args.dataset, args.target,
-                                                                      device_name)
+                                                                      device_name, args.scale)
             epoch_flops = steps_per_epoch * step_flops + eval_flops
             on_cpu = device.type == "cpu"
             if on_cpu:
@@ -191,7 +202,7 @@ def main() -> None:
             for n in args.sizes:
                 if not on_cpu:
                     torch.cuda.reset_peak_memory_stats(device)
-                step, evaluate, _ = _engine(args.model, args.dataset, args.target, device_name, n)
+                step, evaluate, _ = _engine(args.model, args.dataset, args.target, device_name, n, args.scale)
                 step_s, step_cpu, ops = _timed(step, device, args.steps, args.rounds)
                 eval_s, eval_cpu, _ = _timed(evaluate, device, 1, args.rounds, count=False)
                 epoch_s = steps_per_epoch * step_s + eval_s

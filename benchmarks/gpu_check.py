@@ -3,6 +3,8 @@
     python benchmarks/gpu_check.py                       # on a CUDA machine: writes gpu_check.json
     python benchmarks/gpu_check.py --device cpu --dry-run --skip-tests   # the same steps, tiny, on a CPU
 
+``--dry-run`` shrinks every step (smoke scale, groups of 1 and 2): it checks the script, not the machine.
+
 Steps (each timed; a step that fails is recorded with its error and the others still run):
 
 1. ``environment``: torch / CUDA versions, device name, bf16 support, thread count.
@@ -13,9 +15,10 @@ Steps (each timed; a step that fails is recorded with its error and the others s
    does: largest prediction difference, loss difference, gradient cosine, and the step time of each.
 4. ``paper_epochs``: a few epochs of LMAC-Net at ``paper`` scale (the full synthetic Fis-V training split,
    the paper's width) through the engine: seconds per epoch, final ρ (not a result: three epochs).
-5. ``throughput``: training samples per second of quick-width and paper-width LMAC-Net at batch 32 × m for
-   m = 1, 8, 32. Until the grouped engine exists (issue "fast engine") this is the *proxy* for a group of m
-   runs trained together (one model, m times the batch); the JSON says so.
+5. ``throughput``: groups of m = 1, 8, 32 LMAC-Net runs (Fis-V TES, seeds 0..m-1) trained together by the
+   grouped engine (:mod:`aqa_lib.group`, timed with ``benchmarks/bench_group.py``'s harness) at ``quick`` and
+   ``paper`` scale: seconds per step and evaluation, runs per hour, the gain over one run alone, achieved
+   GFLOP/s, peak memory.
 
 Nothing here asserts a speed: it prints and records figures for the README's GPU section.
 """
@@ -28,7 +31,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -44,7 +46,6 @@ from aqa_lib.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_MODELS = ("lmac", "pamfn", "mlavl")
-WIDTHS = {"quick": {"d_model": 64, "d_ffn": 64}, "paper": {}}
 
 
 def _sync(device: torch.device) -> None:
@@ -133,44 +134,54 @@ def paper_epochs(device: torch.device, args: argparse.Namespace) -> dict[str, An
     epochs = 1 if args.dry_run else args.epochs
     scale = "smoke" if args.dry_run else "paper"
     config = config_for("lmac", "fisv", "TES", scale=scale, device=str(device), epochs=epochs)
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ.setdefault("AQA_CACHE_DIR", tmp)  # data generation is cached; training is not (train())
-        t0 = time.perf_counter()
-        result = train(config)
-        total = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    result = train(config)  # trains without the results cache (the generated data is cached)
+    total = time.perf_counter() - t0
     hist = result.history
     return {"scale": scale, "epochs": epochs, "params": result.meta["n_params"], "total_s": round(total, 2),
             "seconds_per_epoch": [round(float(s), 3) for s in hist["seconds"]],
             "last_test_spearman": float(hist["test_spearman"].iloc[-1]), "device": result.meta["device"]}
 
 
-def _train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, data: tuple) -> None:
-    _step(model, *data, amp=True)
-    opt.step()
-
-
 def throughput(device: torch.device, args: argparse.Namespace) -> dict[str, Any]:
-    out: dict[str, Any] = {"note": "proxy for m runs trained together: one model, batch 32 x m (no grouped engine "
-                                   "yet); samples per second of forward + loss + backward + AdamW"}
-    spec = get_spec("fisv")
+    """Runs trained together by the grouped engine (:mod:`aqa_lib.group`, through ``bench_group``'s harness):
+    LMAC-Net on Fis-V TES at ``quick`` and ``paper`` scale, groups of 1, 8 and 32 members (seeds 0..m-1).
+    Per group: seconds per step and per evaluation of the whole test split, an epoch's seconds per member,
+    runs per hour at the scale's epochs, the gain over one run alone, achieved GFLOP/s (m runs' FLOPs over the
+    group's epoch) and peak GPU memory. A group that does not fit is recorded as out of memory."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import bench_group
+
+    out: dict[str, Any] = {"what": "LMAC-Net, Fis-V TES, members differing in seed, trained by aqa_lib.group; "
+                                   "an epoch = steps_per_epoch steps + one evaluation"}
     members = (1, 2) if args.dry_run else (1, 8, 32)
-    for width, kwargs in WIDTHS.items():
-        if args.dry_run and width == "paper":
-            continue
-        torch.manual_seed(0)
-        model = create_model("lmac", in_dims=dict(spec.modalities), **kwargs).to(device).train()
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    scales = ("smoke",) if args.dry_run else ("quick", "paper")
+    for scale in scales:
+        step_flops, eval_flops, steps, epochs = bench_group._flops("lmac", "fisv", "TES", str(device), scale)
+        epoch_flops = steps * step_flops + eval_flops
+        out[scale] = {"steps_per_epoch": steps, "epochs": epochs, "gflop_per_epoch": round(epoch_flops / 1e9, 2)}
+        alone = None
         for m in members:
-            data = _batch("fisv", 32 * m, spec.train_window, device)
-            try:
-                seconds = _timed(device, args.repeats, _train_step, model, opt, data)
-                out[f"{width}/m{m}"] = {"batch": 32 * m, "step_s": seconds, "samples_per_s": 32 * m / seconds}
-            except torch.OutOfMemoryError as exc:
-                out[f"{width}/m{m}"] = {"batch": 32 * m, "error": f"out of memory: {exc}"[:200]}
-            del data
             if device.type == "cuda":
                 torch.cuda.empty_cache()
-        del model, opt
+                torch.cuda.reset_peak_memory_stats(device)
+            try:
+                step, evaluate, _ = bench_group._engine("lmac", "fisv", "TES", str(device), m, scale)
+                step_s = bench_group._timed(step, device, args.repeats, 1, count=False)[0]
+                eval_s = bench_group._timed(evaluate, device, 1, 1, count=False)[0]
+            except torch.OutOfMemoryError as exc:
+                out[scale][f"m{m}"] = {"error": f"out of memory: {exc}"[:200]}
+                continue
+            epoch_s = steps * step_s + eval_s
+            per_hour = 3600 * m / (epochs * epoch_s)
+            alone = alone or per_hour
+            row = {"step_s": round(step_s, 4), "eval_s": round(eval_s, 4), "epoch_s": round(epoch_s, 3),
+                   "epoch_s_per_run": round(epoch_s / m, 4), "runs_per_hour": round(per_hour, 1),
+                   "vs_alone": round(per_hour / alone, 2), "gflop_per_s": round(m * epoch_flops / epoch_s / 1e9, 1)}
+            if device.type == "cuda":
+                row["peak_memory_gib"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
+            out[scale][f"m{m}"] = row
+            del step, evaluate
     return out
 
 
@@ -180,7 +191,7 @@ STEPS: dict[str, Callable[[torch.device, argparse.Namespace], dict[str, Any]]] =
 }
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda", help="cuda (default) or cpu (for a dry run)")
@@ -190,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-tests", action="store_true", help="skip step 2 (the test suites)")
     parser.add_argument("--dry-run", action="store_true", help="tiny sizes: check the script itself, anywhere")
     parser.add_argument("--test-timeout", type=int, default=300, help="seconds per test suite")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error("no CUDA GPU is visible; run on a GPU machine, or use --device cpu --dry-run to check the "

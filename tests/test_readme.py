@@ -181,8 +181,11 @@ def test_cache_command_runs(words, tmp_path, monkeypatch, capsys):
     assert "cache:" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("words", [c for c in COMMANDS if c[0].endswith("python") and c[1] != "-m"],
-                         ids=" ".join)
+BENCHMARKS = [c for c in COMMANDS if c[0].endswith("python") and c[1] != "-m"]
+LISTING = ("benchmarks/specialisation.py", "benchmarks/real_fisv_rgb.py")  # --list prints the jobs to train
+
+
+@pytest.mark.parametrize("words", [c for c in BENCHMARKS if c[1] in LISTING], ids=" ".join)
 def test_benchmark_command_builds_its_jobs(words, monkeypatch):
     words = _substitute(words)
     script = ROOT / words[1]
@@ -196,6 +199,16 @@ def test_benchmark_command_builds_its_jobs(words, monkeypatch):
     seeds = [s for s in seeds[:next((i for i, s in enumerate(seeds) if s.startswith("--")), len(seeds))]]
     assert jobs and {j["seed"] for j in jobs} == {int(s) for s in seeds}
     assert all(j["source"] == "real" for j in jobs)
+
+
+@pytest.mark.parametrize("words", [c for c in BENCHMARKS if c[1] not in LISTING], ids=" ".join)
+def test_benchmark_command_parses(words):
+    """The other benchmark commands: the script exists and its own parser accepts the README's options (what
+    they measure is run by tests/test_benchmarks.py's dry run)."""
+    script = ROOT / words[1]
+    assert script.exists(), f"README runs {words[1]}, which does not exist"
+    module = runpy.run_path(str(script), run_name="readme_check")
+    module["build_parser"]().parse_args(words[2:])
 
 
 # ------------------------------------------------------------------------------------------------------------
