@@ -96,12 +96,21 @@ def environment(device: torch.device, _: argparse.Namespace) -> dict[str, Any]:
 
 
 def tests(device: torch.device, args: argparse.Namespace) -> dict[str, Any]:
+    """``tests/test_cuda.py`` in one process (one GPU), then the unit suite on up to 8 processes of one thread
+    each (as ``make test`` runs it; pytest-xdist). A suite past ``--test-timeout`` is recorded as timed out and
+    the next one still runs."""
     out: dict[str, Any] = {}
-    env = {**os.environ, "AQA_SCALE": "smoke", "MPLBACKEND": "Agg"}
-    for name, target in (("cuda", ["tests/test_cuda.py"]), ("unit", ["tests"])):
+    env = {**os.environ, "AQA_SCALE": "smoke", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "AQA_WORKERS": "1"}
+    workers = max(1, min(8, os.cpu_count() or 1))
+    for name, target in (("cuda", ["tests/test_cuda.py"]), ("unit", ["-n", str(workers), "tests"])):
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:nbval", "-q", *target],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=args.test_timeout)
+        try:
+            proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:nbval", "-q", *target],
+                                  cwd=ROOT, env=env, capture_output=True, text=True, timeout=args.test_timeout)
+        except subprocess.TimeoutExpired:
+            out[name] = {"error": f"timed out after {args.test_timeout} s (--test-timeout)",
+                         "seconds": round(time.perf_counter() - t0, 1)}
+            continue
         lines = (proc.stdout + proc.stderr).strip().splitlines()
         out[name] = {"returncode": proc.returncode, "seconds": round(time.perf_counter() - t0, 1),
                      "summary": lines[-1] if lines else "", "failures": [ln for ln in lines if ln.startswith("FAILED")]}
@@ -226,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.out).write_text(json.dumps(report, indent=2, default=str))  # after every step: nothing lost
     print(f"wrote {args.out}")
     failed = [k for k, v in report.items() if isinstance(v, dict) and "error" in v]
+    failed += [f"tests/{k}" for k, v in report.get("tests", {}).items()
+               if isinstance(v, dict) and ("error" in v or v.get("returncode"))]
+    if failed:
+        print(f"failed: {', '.join(failed)} (details in {args.out})")
     return 1 if failed else 0
 
 
