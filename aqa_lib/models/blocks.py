@@ -112,8 +112,10 @@ class QueryDecoder(nn.Module):
     ``key_position``: ``"none"`` (TPT's official decoder and LMAC-Net's text: attention is content-only) or
     ``"sine"`` (ours, a switch: :func:`relative_position_code` is added to every layer's keys). Content-only
     attention can order its queries in time only where the features themselves change over a routine; on
-    features whose statistics do not depend on the time (such as the synthetic backgrounds) the ranking loss
-    then cannot be met, and the queries' centres collapse onto one point.
+    features whose statistics do not depend on the time (the synthetic generator v2's backgrounds) the ranking
+    loss then cannot be met, and the queries' centres collapse onto one point. The v3 generator's segments say
+    where in the routine they lie, as real broadcasts do, and the content-only decoder orders its centres there
+    (``notebooks/ablation_losses.py`` quotes both decoders at ``quick``).
 
     ``input_projection`` (ours, a switch; off in TPT and in the papers' configurations): ``False`` lets every
     layer project the raw ``D_in``-wide input to its keys and values, as TPT does; ``True`` projects the input
