@@ -70,7 +70,8 @@ products already keep a core busy: a quick LMAC-Net step with every decoder laye
 768-d inputs was 24 GFLOP at about 60 % of the fp32 matmul peak per CPU-second, and a group did the same work
 per run (CPU time per run and epoch: 0.99× at 8 runs, 0.97× at 32; GDLT 1.00×). With the quick preset's one
 input projection per modality a step is 5.9 GFLOP at 31 GFLOP/s (38 % of the 82 GFLOP/s peak, one thread),
-and a group of 8 still gives 0.95× (1.53 against 1.45 CPU-seconds per run and epoch). vmap also turns
+and a group of 8 still gives 0.95× (1.53 against 1.45 CPU-seconds per run and epoch; measured again later on
+a quieter day, 8 and 32 members gave 1.06× and 1.01×, and 8 members at paper width 0.85×). vmap also turns
 convolutions into grouped convolutions, which are slower (PAMFN branch 0.76×): hence CPU runs train alone by
 default, and a table's runs use the cores as separate processes instead (:func:`aqa_lib.sweep.run_local`). On a GPU
 one run's step is thousands of small kernels (launch-bound, 7.2k ATen operations per quick LMAC-Net step for
