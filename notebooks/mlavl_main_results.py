@@ -164,8 +164,8 @@ save_figure(fig, f"mlavl_{table}_{dataset}", provenance=f"grey: reported (paper'
 # number": the data differ. Look at `quick` scale and above; at `smoke` the bars are noise.
 #
 # **What we measured** for MLAVL at `quick` (synthetic, seed 0, ρ papers / last; the paper's printed number in
-# brackets). Table 1 (FS1000): TES 0.731 / 0.714 (0.92), PCS 0.896 / 0.869 (0.89), SS 0.940 / 0.922 (0.90), TR
-# 0.857 / 0.853 (0.90), PE 0.885 / 0.864 (0.88), CO 0.876 / 0.861 (0.89), IN 0.757 / 0.694 (0.88). Table 2
+# brackets). Table 1 (FS1000): TES 0.721 / 0.708 (0.92), PCS 0.899 / 0.875 (0.89), SS 0.944 / 0.925 (0.90), TR
+# 0.861 / 0.854 (0.90), PE 0.886 / 0.862 (0.88), CO 0.884 / 0.856 (0.89), IN 0.761 / 0.686 (0.88). Table 2
 # (Fis-V): TES 0.666 / 0.666 (0.766), PCS 0.790 / 0.720 (0.863). Table 3 (RG): Ball 0.802 / 0.783 (0.826),
 # Clubs 0.664 / 0.547 (0.829), Hoop 0.692 / 0.634 (0.871), Ribbon 0.877 / 0.868 (0.866), average 0.774 / 0.733
 # (0.849): the highest best-test-epoch average of the methods re-implemented here (GDLT 0.717 / 0.531, the
@@ -181,9 +181,9 @@ save_figure(fig, f"mlavl_{table}_{dataset}", provenance=f"grey: reported (paper'
 
 # %%
 measured_text = {  # dataset → row → target → ρ (papers, last) as the text prints them
-    "fs1000": {"MLAVL": {"TES": ("0.731", "0.714"), "PCS": ("0.896", "0.869"), "SS": ("0.940", "0.922"),
-                         "TR": ("0.857", "0.853"), "PE": ("0.885", "0.864"), "CO": ("0.876", "0.861"),
-                         "IN": ("0.757", "0.694")}},
+    "fs1000": {"MLAVL": {"TES": ("0.721", "0.708"), "PCS": ("0.899", "0.875"), "SS": ("0.944", "0.925"),
+                         "TR": ("0.861", "0.854"), "PE": ("0.886", "0.862"), "CO": ("0.884", "0.856"),
+                         "IN": ("0.761", "0.686")}},
     "fisv": {"MLAVL": {"TES": ("0.666", "0.666"), "PCS": ("0.790", "0.720")}},
     "rg": {"MLAVL": {"Ball": ("0.802", "0.783"), "Clubs": ("0.664", "0.547"), "Hoop": ("0.692", "0.634"),
                      "Ribbon": ("0.877", "0.868"), "Avg.": ("0.774", "0.733")},
