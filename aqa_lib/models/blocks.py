@@ -247,7 +247,7 @@ def _keep(x: Tensor, p: float, noise: DropoutNoise) -> Tensor:
     u = noise.uniform(x.shape, x.device)
     if u is None:
         return x
-    return x * ((u >= p).to(x.dtype) * (1.0 / (1.0 - p)))
+    return x * ((u >= p) * (1.0 / (1.0 - p)))  # bool * float: the scaled mask in one pass
 
 
 class RunDropout(nn.Dropout):
@@ -345,11 +345,12 @@ def multihead_attention(mha: nn.MultiheadAttention, query: Tensor, key: Tensor, 
     q = q.reshape(b, n_q, heads, d_head).transpose(1, 2)  # [B, H, L, d_head]
     k = k.reshape(b, n_k, heads, d_head).transpose(1, 2)
     v = v.reshape(b, n_k, heads, d_head).transpose(1, 2)
-    logits = q @ k.transpose(-2, -1) * (1.0 / math.sqrt(d_head))  # [B, H, L, S]
+    # in place on the product's own buffer (autograd needs neither it nor the masks): two passes fewer
+    logits = (q @ k.transpose(-2, -1)).mul_(1.0 / math.sqrt(d_head))  # [B, H, L, S]
     if logit_mask is not None:
-        logits = logits + (logit_mask.reshape(b, heads, n_q, n_k) if logit_mask.dim() == 3 else logit_mask)
+        logits.add_(logit_mask.reshape(b, heads, n_q, n_k) if logit_mask.dim() == 3 else logit_mask)
     if pad_mask is not None:
-        logits = logits + pad_mask[:, None, None, :]
+        logits.add_(pad_mask[:, None, None, :])
     weights = logits.softmax(dim=-1)
     if mha.training and mha.dropout > 0:
         weights = _keep(weights, mha.dropout, mha.noise)

@@ -212,9 +212,10 @@ class Attention(nn.Module):
         q = self.q(query).view(b, lq, h, d // h).transpose(1, 2)
         k = self.k(key).view(b, key.shape[1], h, d // h).transpose(1, 2)
         v = self.v(key).view(b, key.shape[1], h, d // h).transpose(1, 2)
-        logits = q @ k.transpose(-1, -2) / math.sqrt(d // h)  # [B, h, L, S]
-        if key_padding is not None:
-            logits = logits.masked_fill(key_padding[:, None, None, :], float("-inf"))
+        logits = (q @ k.transpose(-1, -2)).div_(math.sqrt(d // h))  # [B, h, L, S], in place on the product
+        if key_padding is not None:  # −inf added where padded (one pass, nothing kept for the backward)
+            pad = torch.zeros(key_padding.shape, dtype=logits.dtype, device=logits.device)
+            logits.add_(pad.masked_fill_(key_padding, float("-inf"))[:, None, None, :])
         weights = logits.softmax(dim=-1)
         out = (self.drop(weights) @ v).transpose(1, 2).reshape(b, lq, d)
         return self.o(out), weights.mean(dim=1)
