@@ -138,7 +138,8 @@ def run_flops(r: engine._Run) -> tuple[float, float]:
     with FlopCounterMode(display=False) as step:
         engine._train_step(r, torch.randperm(n_train, generator=r.gen)[:size])
     r.model.eval()
-    with FlopCounterMode(display=False) as evaluation:  # autograd on: the counter's module hooks need it
+    # without autograd, as the engine evaluates (PAMFN's eval-mode statistics come from its parameters)
+    with torch.no_grad(), FlopCounterMode(display=False) as evaluation:
         for split in ("test", "holdout"):
             for batch in r.banks[split].eval_batches(r.config.eval_batch_size) if split in r.banks else ():
                 engine._forward(r.model, batch)
