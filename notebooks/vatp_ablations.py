@@ -198,12 +198,12 @@ save_figure(fig, f"vatp_{table_slug(table)}_{plan.dataset}",
 #
 # | table | ours (Spearman ρ) | against the paper's reading |
 # |---|---|---|
-# | I | I3D+MLP 0.38, +TE 0.86, PD alone 0.89, TE+PD 0.69, full 0.74 | TE and PD each lift the baseline; together, and with the semantic branch, they do not add up |
-# | II | average VST+TE 0.74, +PD 0.74, full 0.72 (0.68 with L_alg and L_gc on, measured before the recipe turned them off for vocabulary text) | PD adds nothing; the vocabulary-reading semantic branch adds nothing either, and costs with the alignment losses |
-# | III | S = 2 … 6: 0.70, 0.62, 0.74, 0.57, 0.65 | highest at S = 4, as in the paper, but only 0.04 above S = 2: one seed cannot confirm the peak |
-# | IV | 2 … 10 blocks: 0.74, 0.75, 0.76, 0.71, 0.65 | flat from 2 to 6 blocks, lower at 8 and 10; the paper's best is 2 |
-# | V | full architecture: L_reg only 0.92, + l_div 0.82, all four 0.74 | the auxiliary losses lower ρ here |
-# | VI | RGB only 0.82, RGB + semantics 0.74, GDLT 0.12 | the semantic branch does not help at this width |
+# | I | I3D+MLP 0.38, +TE 0.86, PD alone 0.89, TE+PD 0.69, full 0.73 | TE and PD each lift the baseline; together, and with the semantic branch, they do not add up |
+# | II | average VST+TE 0.74, +PD 0.73, full 0.72 (0.68 with L_alg and L_gc on, measured before the recipe turned them off for vocabulary text) | PD adds nothing; the vocabulary-reading semantic branch adds nothing either, and costs with the alignment losses |
+# | III | S = 2 … 6: 0.72, 0.62, 0.73, 0.56, 0.65 | highest at S = 4, as in the paper, but only 0.01 above S = 2: one seed cannot confirm the peak |
+# | IV | 2 … 10 blocks: 0.73, 0.78, 0.72, 0.69, 0.64 | highest at 4 blocks, 0.04–0.05 above 2 and 6, lower at 8 and 10; the paper's best is 2 |
+# | V | full architecture: L_reg only 0.92, + l_div 0.82, all four 0.73 | the auxiliary losses lower ρ here |
+# | VI | RGB only 0.82, RGB + semantics 0.73, GDLT 0.11 | the semantic branch does not help at this width |
 #
 # On this data the parsing and alignment machinery is not yet what makes VATP-Net score well at `quick`:
 # the plain regression objective on the full architecture is its best row. Whether that holds at `paper`
@@ -219,13 +219,13 @@ save_figure(fig, f"vatp_{table_slug(table)}_{plan.dataset}",
 # %%
 measured_text = {  # table → row → ρ as the text prints it (the table's average on RG)
     "tableI": {"I3D+MLP (baseline)": "0.38", "I3D+TE": "0.86", "I3D+PD": "0.89", "I3D+TE+PD": "0.69",
-               "I3D+TE+PD+CD (full)": "0.74"},
-    "tableII": {"VST+TE": "0.74", "VST+TE+PD": "0.74", "VST+TE+PD+CD (full)": "0.72"},
-    "tableIII": {"S=2": "0.70", "S=3": "0.62", "S=4": "0.74", "S=5": "0.57", "S=6": "0.65"},
-    "tableIV": {"blocks=2": "0.74", "blocks=4": "0.75", "blocks=6": "0.76", "blocks=8": "0.71", "blocks=10": "0.65"},
+               "I3D+TE+PD+CD (full)": "0.73"},
+    "tableII": {"VST+TE": "0.74", "VST+TE+PD": "0.73", "VST+TE+PD+CD (full)": "0.72"},
+    "tableIII": {"S=2": "0.72", "S=3": "0.62", "S=4": "0.73", "S=5": "0.56", "S=6": "0.65"},
+    "tableIV": {"blocks=2": "0.73", "blocks=4": "0.78", "blocks=6": "0.72", "blocks=8": "0.69", "blocks=10": "0.64"},
     "tableV": {"VATP-Net; L_reg": "0.92", "VATP-Net; L_reg + l_div (row 6)": "0.82",
-               "VATP-Net; L_reg + l_div + L_gc + L_alg": "0.74"},
-    "tableVI": {"VATP-Net: RGB": "0.82", "RGB+Semantics": "0.74", "GDLT: RGB": "0.12"},
+               "VATP-Net; L_reg + l_div + L_gc + L_alg": "0.73"},
+    "tableVI": {"VATP-Net: RGB": "0.82", "RGB+Semantics": "0.73", "GDLT: RGB": "0.11"},
 }
 quoted = check_quoted(lambda: {f"{table}, {row}": (text, numeric.loc[row, (column, "last")])
                                for row, text in measured_text.get(table, {}).items()},
