@@ -534,8 +534,8 @@ def isolated_rng() -> Iterator[None]:
 def _make_optimizer(named_parameters: Iterable[tuple[str, Tensor]], config: RunConfig) -> torch.optim.Optimizer:
     """The config's optimiser over ``named_parameters`` (those requiring gradients), one parameter group per
     ``lr_multipliers`` factor. Adam and AdamW update all tensors at once (``foreach=True``; PyTorch's CPU
-    default is a Python loop over them, about 27 ms per LMAC-Net step at quick): the same operations in the
-    same order, so the same numbers, bit for bit (``tests/test_exactness.py``)."""
+    default is a Python loop over them): the same operations in the same order, so the same numbers, bit for
+    bit (``tests/test_exactness.py``)."""
     groups: dict[float, list[Tensor]] = {}
     for name, p in named_parameters:
         if not p.requires_grad:
@@ -545,10 +545,9 @@ def _make_optimizer(named_parameters: Iterable[tuple[str, Tensor]], config: RunC
     if not groups:
         raise TrainingError(f"Model {config.model!r} has no trainable parameters.")
     param_groups = [{"params": ps, "lr": config.lr * f, "lr_factor": f} for f, ps in groups.items()]
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(param_groups, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
-    if config.optimizer == "adam":
-        return torch.optim.Adam(param_groups, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
+    adam = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}.get(config.optimizer)
+    if adam is not None:
+        return adam(param_groups, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     return torch.optim.SGD(param_groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
 
 

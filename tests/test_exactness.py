@@ -1,5 +1,5 @@
-"""The engine's speed-ups change no number (head width 6, so √d_head is no power of two): each faster form is pinned, bit for bit (``torch.equal``, forward
-and gradients), against the form it replaced, written out here.
+"""The engine's speed-ups change no number: each faster form is pinned, bit for bit (``torch.equal``, forward
+and gradients), against the form it replaced, written out here (head width 6, so √d_head is no power of two).
 
 - attention logits scaled and masked in place on the product's buffer (``blocks.multihead_attention``, MLAVL's
   ``Attention``), where the replaced forms allocated a new tensor per step (and MLAVL's ``masked_fill`` kept a

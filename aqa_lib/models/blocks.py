@@ -287,7 +287,7 @@ class RunMultiheadAttention(nn.MultiheadAttention):
                                    average_attn_weights=average_attn_weights)
 
 
-def _additive(mask: Tensor | None, dtype: torch.dtype) -> Tensor | None:
+def additive_mask(mask: Tensor | None, dtype: torch.dtype) -> Tensor | None:
     """An attention mask as a float to add to the logits (boolean True = not allowed → −inf)."""
     if mask is None:
         return None
@@ -326,8 +326,8 @@ def multihead_attention(mha: nn.MultiheadAttention, query: Tensor, key: Tensor, 
     q = F.linear(query, w_q, b_q)
     k = F.linear(key, w_k, b_k)
     v = F.linear(value, w_v, b_v)
-    logit_mask = _additive(attn_mask, q.dtype)
-    pad_mask = _additive(key_padding_mask, q.dtype)
+    logit_mask = additive_mask(attn_mask, q.dtype)
+    pad_mask = additive_mask(key_padding_mask, q.dtype)
     extra = []
     if mha.bias_k is not None and mha.bias_v is not None:
         k = torch.cat([k, mha.bias_k.reshape(1, 1, width).expand(b, 1, width)], dim=1)

@@ -139,6 +139,7 @@ from ..losses import mse_loss, prompt_alignment_loss, query_triplet_loss
 from ..recipes import ANY_DATASET, Optimiser, Recipe
 from .base import ModelOutput, check_inputs, register, registrar
 from .baselines import GDLT, GDLT_RECIPE, build_gdlt
+from .blocks import additive_mask
 
 KNOWLEDGE = ("graph", "mlp", "shared_transformer", "dual_transformer", "none")
 FUSIONS = ("avcf", "decoder", "dual_decoder", "shared_ca")
@@ -214,8 +215,7 @@ class Attention(nn.Module):
         v = self.v(key).view(b, key.shape[1], h, d // h).transpose(1, 2)
         logits = (q @ k.transpose(-1, -2)).div_(math.sqrt(d // h))  # [B, h, L, S], in place on the product
         if key_padding is not None:  # −inf added where padded (one pass, nothing kept for the backward)
-            pad = torch.zeros(key_padding.shape, dtype=logits.dtype, device=logits.device)
-            logits.add_(pad.masked_fill_(key_padding, float("-inf"))[:, None, None, :])
+            logits.add_(additive_mask(key_padding, logits.dtype)[:, None, None, :])
         weights = logits.softmax(dim=-1)
         out = (self.drop(weights) @ v).transpose(1, 2).reshape(b, lq, d)
         return self.o(out), weights.mean(dim=1)
