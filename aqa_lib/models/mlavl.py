@@ -122,7 +122,7 @@ the 40-epoch ones did (papers / last: CO 0.876 / 0.870 against 0.884 / 0.856, TR
 0.861 / 0.854), in 76 s instead of about 4 minutes each. What 12 epochs cost (measured after the
 change, seed 0, last epoch): the *scale* of the predictions is not fitted yet. On FS1000 Table 5 the
 ranking is as good (TES ρ 0.62–0.73 against 0.67–0.75 at 40 epochs, PCS 0.84–0.91 against 0.85–0.91), but
-test MSE is higher in 17 of 22 runs (TES 219–343 against 173–316, PCS 19–46 against 14–30); on Fis-V TES
+test MSE is higher in 18 of 22 runs (TES 219–343 against 173–316, PCS 19–46 against 14–30); on Fis-V TES
 the full model ranks at ρ 0.62 (0.67 at 40 epochs) while its predictions stay within 28.1–29.9 for true
 scores of 8–43 (MSE 42.1 against 24.2), which flattens ``mlavl_visualisations``' figures. A longer or
 smaller-batch quick schedule for MLAVL is to be measured (issue 12's notes); until then the quick MLAVL
