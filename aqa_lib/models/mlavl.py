@@ -115,23 +115,31 @@ uses whole sequences, the companion's protocol (ours: the official code evaluate
 selected on the test split; the engine reports that protocol and the honest one.
 
 Scales: ``smoke`` d = 16, 2 heads, 2 epochs (runs, says nothing); ``quick`` d = 64, 4 heads, 12 epochs,
-batch 32, **lr 1e-3** (ours); ``paper`` the official configuration. Why 12 epochs at ``quick`` (measured
+**batch 8**, **lr 1e-3** (ours); ``paper`` the official configuration. Why 12 epochs at ``quick`` (measured
 2026-12-03; 40 until then): over the 27 runs of 40 epochs on the quick FS1000 data then cached (Table 5, seven
-targets), test Spearman at epoch 10 was within 0.03 of the last epoch's in 23 and at most 0.12 from it; two 12-epoch runs (seed 0) end where
-the 40-epoch ones did (papers / last: CO 0.876 / 0.870 against 0.884 / 0.856, TR 0.847 / 0.844 against
-0.861 / 0.854), in 76 s instead of about 4 minutes each. What 12 epochs cost (measured after the
-change, seed 0, last epoch): the *scale* of the predictions is not fitted yet. On FS1000 Table 5 the
-ranking is as good (TES ρ 0.62–0.73 against 0.67–0.75 at 40 epochs, PCS 0.84–0.91 against 0.85–0.91), but
-test MSE is higher in 18 of 22 runs (TES 219–343 against 173–316, PCS 19–46 against 14–30); on Fis-V TES
-the full model ranks at ρ 0.62 (0.67 at 40 epochs) while its predictions stay within 28.1–29.9 for true
-scores of 8–43 (MSE 42.1 against 24.2), which flattens ``mlavl_visualisations``' figures. A longer or
-smaller-batch quick schedule for MLAVL is to be measured (issue 12's notes); until then the quick MLAVL
-numbers are rankings, not calibrated scores. Why 1e-3 at ``quick`` (measured once, seed
-0, synthetic Fis-V TES quick data, d = 64, 40 epochs (the quick schedule then), about 4.6 minutes per run
-on the shared 2-core CPU):
-with the paper's 1e-2 the training MSE falls to 0.002 while test Spearman drifts down from 0.61 (epoch 0) to
-0.41–0.52 and test MSE swings between 31 and 71 (epochs 5–35); with 1e-3 test Spearman stays at 0.55–0.61
-and test MSE falls steadily from 55 to 26. One seed, one target: a sanity check, not a tuning.
+targets), test Spearman at epoch 10 was within 0.03 of the last epoch's in 23 and at most 0.12 from it, and
+two 12-epoch runs at batch 32 (seed 0) ranked where the 40-epoch ones did (papers / last: CO 0.876 / 0.870
+against 0.884 / 0.856, TR 0.847 / 0.844 against 0.861 / 0.854), in 76 s instead of about 4 minutes. Why
+batch 8 (measured the same day; batch 32 in between): the grade head's expected grade (Eq. 15) needs
+optimiser steps to move away from the middle grade, and 12 epochs at batch 32 (about 80 steps on the 200
+quick training videos) left the predictions nearly constant. Seed 0, last epoch, test ρ / MSE / slope of
+prediction on truth / seconds (one thread, beside one other run):
+
+=================  ==============================  ==============================  ======================
+run                12 epochs, batch 32             12 epochs, batch 8 (preset)     40 epochs, batch 32
+=================  ==============================  ==============================  ======================
+FS1000 TES         0.69 / 343 / 0.09 / 79 s        0.73 / 237 / 0.67 / 90 s        (Table 5: MSE 173–316)
+FS1000 PCS         0.89 / 44.0 / 0.19 / 77 s       0.90 / 14.5 / 0.76 / 91 s       (Table 5: MSE 14–30)
+Fis-V TES          0.62 / 42.1 / 0.04 / 105 s      0.59 / 29.3 / 0.28 / 122 s      0.66 / 24.1 / 0.35 / 289 s*
+=================  ==============================  ==============================  ======================
+
+(* alone on the machine.) On Fis-V TES, 24 epochs at batch 32 gave 0.59 / 33.7 / 0.16 (209 s) and lr
+3e-3 at batch 32 × 12 gave 0.62 / 35.2 / 0.14; batch 8 fits the scale best per second. Why 1e-3 at
+``quick`` (measured once, seed 0, synthetic Fis-V TES quick data, d = 64, batch 32 × 40 epochs (the quick
+schedule then), about 4.6 minutes per run on the shared 2-core CPU): with the paper's 1e-2 the training
+MSE falls to 0.002 while test Spearman drifts down from 0.61 (epoch 0) to 0.41–0.52 and test MSE swings
+between 31 and 71 (epochs 5–35); with 1e-3 test Spearman stays at 0.55–0.61 and test MSE falls steadily
+from 55 to 26. One seed, one target: a sanity check, not a tuning.
 """
 
 from __future__ import annotations
@@ -741,7 +749,7 @@ MLAVL_RECIPE = Recipe(
     paper_epochs={"fs1000": {"TES": 510, "PCS": 540, "SS": 390, "TR": 380, "PE": 400, "CO": 450, "IN": 450},
                   "fisv": {"TES": 420, "PCS": 440},
                   "rg": {"Ball": 620, "Clubs": 340, "Hoop": 450, "Ribbon": 710}},
-    batch_size={"paper": 64},
+    batch_size={"quick": 8, "paper": 64},
     window={"fs1000": 95, "fisv": 124, "rg": 68, "logo": 48},  # the official training crops (clips)
     width={"smoke": {"d_model": 16, "n_heads": 2}, "quick": {"d_model": 64, "n_heads": 4}, "paper": {}},
     model_kwargs={"fs1000": {"sport": "FS"}, "fisv": {"sport": "FS"}, "finefs": {"sport": "FS"},
