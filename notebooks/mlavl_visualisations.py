@@ -180,11 +180,11 @@ save_figure(fig, f"mlavl_grade_tsne_{dataset}", provenance=provenance)
 # every panel, and whether the full model's are tighter than "w/o MAG²"'s, as the paper claims; in the bottom
 # row, a colour gradient across the map (low scores on one side, high on the other). Compare the numbers in
 # the titles rather than the shapes: t-SNE makes clusters out of noise at small sample sizes. Measured once at
-# `quick` scale (Fis-V TES, seed 0, synthetic generator v4): silhouettes 0.93 (MLAVL), 0.89 (w/o MAG²), 0.95
+# `quick` scale (Fis-V TES, seed 0, synthetic generator v4): silhouettes 0.96 (MLAVL), 0.94 (w/o MAG²), 0.98
 # (w/o AVCF), i.e. clean grade clusters in all three, so on this data the grades separate without MAG²;
-# neighbour score agreement 0.51, 0.58, 0.47: the grade patterns order the videos by score only moderately, no
-# better with MAG² than without (0.51 against 0.58) and a little better with AVCF than without (0.51 against
-# 0.47), differences one seed cannot rank.
+# neighbour score agreement 0.48, 0.47, 0.44: the grade patterns order the videos by score only moderately,
+# about as well with MAG² as without (0.48 against 0.47) and a little better with AVCF than without (0.48
+# against 0.44), differences one seed cannot rank.
 
 # %% [markdown]
 # ## 2. Grade weights against the true score (supp. Fig. 3)
@@ -195,11 +195,12 @@ save_figure(fig, f"mlavl_grade_tsne_{dataset}", provenance=provenance)
 # where its true score lies on the same axis. The table says the same in numbers: ρ between the true score
 # and the expected grade, and how much weight the lowest / highest third of the videos put on the lower /
 # upper half of the grades (0.5 = no preference). A `largest weight` near 1/K means p is nearly uniform.
-# Measured once at `quick` scale (Fis-V TES, seed 0): neither branch's weights change much from video to video.
-# The visual branch puts most of its weight on "excellent" and "perfect" for every video (expected grade
-# between "good" and "excellent"), the audio-visual branch spreads its weight over all twelve prompts (expected
-# grade near "good" for every video). What little moves follows the score (ρ 0.64 visual, 0.54 audio-visual),
-# but both red lines stay nearly flat while the true score climbs.
+# Measured once at `quick` scale (Fis-V TES, seed 0): the two branches differ. The visual branch weighs
+# "perfect" and "excellent" and, more so the lower the video's score, "bad"; its expected grade moves from
+# below "fair" to "excellent", up and down from one video to the next around the true score's dashed line, and
+# follows the score (ρ 0.61). The audio-visual branch spreads its weight over all twelve prompts in nearly the
+# same way for every video: its red line stays flat near "good +♪" while the true score climbs, and what
+# little moves follows the score only loosely (ρ 0.39).
 
 # %%
 show_table(mv.grade_weight_summary(full), title=f"Grade weights of MLAVL ({dataset} {target}, test videos)",
@@ -237,12 +238,14 @@ save_figure(fig, f"mlavl_grade_weights_{dataset}", provenance=provenance)
 # split with their own papers' recipes at this scale. Points on the dashed diagonal are perfect predictions;
 # a cloud flatter than the diagonal is a model that regresses to the mean. The paper shows MLAVL's points
 # closer to the diagonal than PAMFN's on FS1000 PCS. Measured once at `quick` scale (Fis-V TES, seed 0): MLAVL ρ
-# 0.62, MSE 42.1; PAMFN ρ 0.61, MSE 54.2. The two rank the videos about equally well, but MLAVL's cloud is
-# nearly flat (its predictions hardly move across the whole range of true scores): it regresses almost
-# entirely to the mean, and its lower MSE comes from that, not from points closer to the diagonal; PAMFN's
-# predictions follow the diagonal further, with larger misses. The flat cloud is the quick schedule's doing:
-# with 40 epochs (the quick preset until 2026-12-03) the same run ranked at ρ 0.67 with MSE 24.2; the 12
-# epochs of today's preset fit the ranking but not yet the score scale (`aqa_lib/models/mlavl.py`, Scales).
+# 0.59, MSE 29.3; PAMFN ρ 0.61, MSE 54.2. The two rank the videos about equally well. MLAVL's cloud rises with
+# the diagonal but flatter: its predictions span 21.1 to 32.5 for true scores from 8.0 to 42.5 (slope of the
+# prediction on the truth 0.28), so it regresses toward the mean, near the diagonal in the middle of
+# the range, where most test videos lie, and short of it at both ends (error by range, section 4). PAMFN's
+# predictions follow the diagonal further, down to the lowest scores, but most of them lie below it and its
+# misses are larger: hence its higher MSE at the same ranking. (With batch 32 × 12 epochs, the quick preset
+# before batch 8, MLAVL's predictions were nearly constant: slope 0.04, MSE 42.1; `aqa_lib/models/mlavl.py`,
+# Scales.)
 
 # %%
 scatter = {"MLAVL": full.prediction}
@@ -275,10 +278,11 @@ save_figure(fig, f"mlavl_pred_vs_true_{dataset}", provenance=provenance)
 # (Fig. 4a) shows the visual branch missing "bright performances" that the music coordination reveals. The
 # table measures that over all test videos: each branch alone, the fused prediction, and how often the fusion
 # lands closer to the truth than the visual branch alone. Measured once at `quick` scale (Fis-V TES, seed 0):
-# visual alone ρ 0.64 (mean |error| 5.5), audio-visual alone 0.54 (6.0), fused 0.62 (4.98), closer than the
-# visual branch in 60 % of the videos. The fusion lowers the error only because the visual branch scores
-# nearly every video above the mean true score and the audio-visual branch below it, so their mix lands nearer
-# the mean; on this data the audio-visual branch does not add to the ranking.
+# visual alone ρ 0.61 (mean |error| 4.32), audio-visual alone 0.39 (5.01), fused 0.59 (4.35), closer than the
+# visual branch in 50 % of the videos. The fusion does not help here: the audio-visual branch gives nearly
+# every video the same score (its weights hardly change, section 2), so mixing it in at about half weight (`w`
+# in the first table) only pulls the visual branch's scores halfway toward that constant. The mean error stays
+# where it was and ρ falls a little: on this data the audio-visual branch adds nothing to the ranking.
 
 # %%
 show_table(mv.branch_table(full), title=f"MLAVL's branches ({dataset} {target}, test videos, original scale)",
@@ -289,9 +293,10 @@ show_table(mv.branch_table(full), title=f"MLAVL's branches ({dataset} {target}, 
 # absolute error (and, in the table, the signed error: negative = under-predicted) per range, with the number
 # of test and training videos there. The paper finds its largest error in the highest range and blames the few
 # training videos there; the counts let you check that explanation on this data. Measured once at `quick`
-# scale (Fis-V TES, seed 0): MLAVL's largest error is in the *lowest* range (17.1 points; 2 test and 7 training
-# videos), the highest range is under-predicted by 7.6 on average (53 training videos there), as near-constant
-# predictions must be, and PAMFN's largest error is in the highest range (10.6).
+# scale (Fis-V TES, seed 0): MLAVL's largest error is in the *lowest* range (10.1 points, all over-predicted; 2
+# test and 7 training videos), the highest range is under-predicted by 7.3 on average although 53 training
+# videos lie there, as predictions pulled toward the mean (section 3) must be, and PAMFN's largest error is in
+# the highest range (10.6).
 
 # %%
 split = load_data(results[mv.FULL].config)
@@ -323,8 +328,9 @@ save_figure(fig, f"mlavl_error_by_range_{dataset}", provenance=provenance)
 # of its elements, and its falls / drops (`faults`). The figure shows how each branch graded the video: its
 # grade weights p as bars on the normalised score axis, its score (solid) and the true score (dashed).
 # Measured once at `quick` scale (Fis-V TES, seed 0): the failure case is the lowest-scored test video (true
-# 8.0; level −3.45, mean element quality −3.53). Both branches give it their lowest score of all test videos
-# (visual 31.0, audio-visual 25.1), yet near the middle of the range: the prediction is 28.1.
+# 8.0; level −3.45, mean element quality −3.53). The visual branch gives it its lowest score of all test
+# videos (15.6), the audio-visual branch about what it gives every video (27.8), and their mix, the prediction
+# 21.3, lands further from the truth than the visual branch alone.
 
 # %%
 cases = mv.pick_cases(full)
@@ -465,14 +471,15 @@ if truths is not None:
 # the model as a constant context (which the uniform graph aggregation makes them, for every clip alike), not
 # as pointers to where each action happens; MAG² may still help the scores that way, which is what Table 5
 # measures (`mlavl_ablations`). Measured once at `quick` scale (Fis-V TES, seed 0, 539 pairs in 50 test videos):
-# the MAG² weights are uniform to 2e-10; AUC of the action's own text 0.512 (MLAVL), 0.501 (w/o MAG²), 0.494
-# (w/o AVCF) against 0.499, 0.498 and 0.499 for the other texts; top-clip hit rate 0.045, 0.026, 0.041 against
+# the MAG² weights are uniform to 2e-10; AUC of the action's own text 0.509 (MLAVL), 0.496 (w/o MAG²), 0.493
+# (w/o AVCF) against 0.500, 0.499 and 0.500 for the other texts; top-clip hit rate 0.032, 0.022, 0.026 against
 # a uniform reference of 0.029. No variant's action texts clearly point at their action: MLAVL's own-text AUC
-# is above the other texts' and its hit rate above the uniform reference by less than two standard errors each
-# (the error bars), and "w/o AVCF", whose own text scores below the others, reaches a similar hit rate. They act
-# as context that every clip shares. That is what the design predicts: with the uniform mean, the score loss reaches every text node the
-# same way whatever the clips show, and the triplet loss only pushes the texts apart, so nothing in MLAVL's
-# objective rewards a text for resembling the clips of its own action.
+# is above the other texts' and its hit rate above the uniform reference by less than one standard error each
+# (the error bars), and in both other variants the own text scores below the other texts and the hit rate
+# below the uniform reference. They act as context that every clip shares. That is what the design predicts:
+# with the uniform mean, the score loss reaches every text node the same way whatever the clips show, and the
+# triplet loss only pushes the texts apart, so nothing in MLAVL's objective rewards a text for resembling the
+# clips of its own action.
 
 # %% [markdown]
 # ## The numbers the text quotes
@@ -485,36 +492,41 @@ if truths is not None:
 weights, branches = mv.grade_weight_summary(full), mv.branch_table(full)
 failure = mv.case_table(full, cases).iloc[-1]
 names = list(variants.values())  # MLAVL, w/o MAG², w/o AVCF (on visual-only data fewer: nothing is checked there)
-text_node_quotes = {0: ("0.512", "0.499", "0.045"), 1: ("0.501", "0.498", "0.026"), 2: ("0.494", "0.499", "0.041")}
+text_node_quotes = {0: ("0.509", "0.500", "0.032"), 1: ("0.496", "0.499", "0.022"), 2: ("0.493", "0.500", "0.026")}
 quoted = check_quoted(lambda: {
-    "1. silhouette, MLAVL": ("0.93", measures.loc[names[0], "grade separation (silhouette)"]),
-    "1. silhouette, w/o MAG²": ("0.89", measures.loc[names[1], "grade separation (silhouette)"]),
-    "1. silhouette, w/o AVCF": ("0.95", measures.loc[names[2], "grade separation (silhouette)"]),
-    "1. neighbour agreement, MLAVL": ("0.51", measures.loc[names[0], "neighbour score agreement (ρ)"]),
-    "1. neighbour agreement, w/o MAG²": ("0.58", measures.loc[names[1], "neighbour score agreement (ρ)"]),
-    "1. neighbour agreement, w/o AVCF": ("0.47", measures.loc[names[2], "neighbour score agreement (ρ)"]),
-    "2. visual branch ρ(true, expected grade)": ("0.64", weights.loc["visual", "ρ(true, expected grade)"]),
-    "2. audio-visual ρ(true, expected grade)": ("0.54", weights.loc["audio-visual", "ρ(true, expected grade)"]),
-    "3. MLAVL ρ": ("0.62", spearman(full.prediction, full.true)),
-    "3. MLAVL MSE": ("42.1", np.mean((full.prediction - full.true) ** 2)),
+    "1. silhouette, MLAVL": ("0.96", measures.loc[names[0], "grade separation (silhouette)"]),
+    "1. silhouette, w/o MAG²": ("0.94", measures.loc[names[1], "grade separation (silhouette)"]),
+    "1. silhouette, w/o AVCF": ("0.98", measures.loc[names[2], "grade separation (silhouette)"]),
+    "1. neighbour agreement, MLAVL": ("0.48", measures.loc[names[0], "neighbour score agreement (ρ)"]),
+    "1. neighbour agreement, w/o MAG²": ("0.47", measures.loc[names[1], "neighbour score agreement (ρ)"]),
+    "1. neighbour agreement, w/o AVCF": ("0.44", measures.loc[names[2], "neighbour score agreement (ρ)"]),
+    "2. visual branch ρ(true, expected grade)": ("0.61", weights.loc["visual", "ρ(true, expected grade)"]),
+    "2. audio-visual ρ(true, expected grade)": ("0.39", weights.loc["audio-visual", "ρ(true, expected grade)"]),
+    "3. MLAVL ρ": ("0.59", spearman(full.prediction, full.true)),
+    "3. MLAVL MSE": ("29.3", np.mean((full.prediction - full.true) ** 2)),
+    "3. MLAVL lowest prediction": ("21.1", full.prediction.min()),
+    "3. MLAVL highest prediction": ("32.5", full.prediction.max()),
+    "3. lowest true score": ("8.0", full.true.min()),
+    "3. highest true score": ("42.5", full.true.max()),
+    "3. MLAVL slope of prediction on truth": ("0.28", np.polyfit(full.true, full.prediction, 1)[0]),
     "3. PAMFN ρ": ("0.61", spearman(scatter[pamfn_label], full.true)),
     "3. PAMFN MSE": ("54.2", np.mean((scatter[pamfn_label] - full.true) ** 2)),
-    "4. visual alone ρ": ("0.64", branches.loc["visual branch alone", "ρ"]),
-    "4. visual alone mean |error|": ("5.5", branches.loc["visual branch alone", "mean |error|"]),
-    "4. audio-visual alone ρ": ("0.54", branches.loc["audio-visual branch alone", "ρ"]),
-    "4. audio-visual alone mean |error|": ("6.0", branches.loc["audio-visual branch alone", "mean |error|"]),
-    "4. fused ρ": ("0.62", branches.loc["fused (the prediction)", "ρ"]),
-    "4. fused mean |error|": ("4.98", branches.loc["fused (the prediction)", "mean |error|"]),
-    "4. % fused better than visual": ("60", 100 * branches.loc["fused (the prediction)", "better than visual alone"]),
-    "4. lowest range, MLAVL mean |error|": ("17.1", by_range["mean |error|: MLAVL"].iloc[0]),
-    "4. highest range, MLAVL mean error": ("−7.6", by_range["mean error: MLAVL"].iloc[-1]),
+    "4. visual alone ρ": ("0.61", branches.loc["visual branch alone", "ρ"]),
+    "4. visual alone mean |error|": ("4.32", branches.loc["visual branch alone", "mean |error|"]),
+    "4. audio-visual alone ρ": ("0.39", branches.loc["audio-visual branch alone", "ρ"]),
+    "4. audio-visual alone mean |error|": ("5.01", branches.loc["audio-visual branch alone", "mean |error|"]),
+    "4. fused ρ": ("0.59", branches.loc["fused (the prediction)", "ρ"]),
+    "4. fused mean |error|": ("4.35", branches.loc["fused (the prediction)", "mean |error|"]),
+    "4. % fused better than visual": ("50", 100 * branches.loc["fused (the prediction)", "better than visual alone"]),
+    "4. lowest range, MLAVL mean |error|": ("10.1", by_range["mean |error|: MLAVL"].iloc[0]),
+    "4. highest range, MLAVL mean error": ("−7.3", by_range["mean error: MLAVL"].iloc[-1]),
     "4. highest range, PAMFN mean |error|": ("10.6", by_range[f"mean |error|: {pamfn_label}"].iloc[-1]),
     "4. failure case, true": ("8.0", failure["true"]),
     "4. failure case, level": ("−3.45", failure["level"]),
     "4. failure case, mean element quality": ("−3.53", failure["mean element quality"]),
-    "4. failure case, visual branch": ("31.0", failure["visual branch"]),
-    "4. failure case, audio-visual branch": ("25.1", failure["audio-visual branch"]),
-    "4. failure case, prediction": ("28.1", failure["prediction"]),
+    "4. failure case, visual branch": ("15.6", failure["visual branch"]),
+    "4. failure case, audio-visual branch": ("27.8", failure["audio-visual branch"]),
+    "4. failure case, prediction": ("21.3", failure["prediction"]),
     **{f"5. AUC own text, {names[i]}": (own, text_nodes.loc[names[i], "AUC own text"])
        for i, (own, _, _) in text_node_quotes.items()},
     **{f"5. AUC other texts, {names[i]}": (other, text_nodes.loc[names[i], "AUC other texts"])
