@@ -483,3 +483,33 @@ def test_a_probing_sweep_estimates_from_an_empty_cache_and_the_cli_probes_above_
                         (["--scale", "quick", "--no-probe"], False)):
         sweep.main([str(book.ipynb), *argv])
         assert seen.pop() is probe, argv
+
+
+def _make_cost():
+    return __import__("runpy").run_path(str(ROOT / "benchmarks" / "make_cost.py"), run_name="make_cost")
+
+
+def test_make_cost_sums_the_cached_wall_seconds_of_a_notebook_s_runs(tmp_path, capsys):
+    """benchmarks/make_cost.py: before training every run is listed as not cached (nothing trains); after a
+    sweep, the total is the sum of the runs' recorded wall seconds, stage-1 runs included."""
+    bench = _make_cost()
+    book = _notebook(tmp_path / "books", "seeds", SEEDS)
+    before = bench["measure"]([book], {}, "smoke")
+    assert set(before["seconds"]) == {train.run_key(_config(seed=s)) for s in (0, 1)}
+    assert all(v is None for v in before["seconds"].values()) and "seeds" in before["incomplete"]
+    assert not cache.keys()
+
+    assert sweep.sweep([book], params={}, scale="smoke", executor=Inline()).ok
+    after = bench["measure"]([book], {}, "smoke")
+    walls = {k: cache.read_meta(k)["meta"]["wall_seconds"] for k in cache.keys()}
+    assert after["seconds"] == walls and not after["incomplete"]
+    assert bench["main"]([str(book.ipynb), "--scale", "smoke", "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "2 runs at smoke" in out and "2 measured, 0 not cached" in out
+    assert f"{sum(walls.values()) / 60:.1f} CPU-min summed; / 2 workers" in out
+
+    source = _config(seed=3).replace(save_weights=True)
+    stage2 = _config(seed=0).replace(init_from=({"into": "", "from": "", "run": source.to_dict()},))
+    runs: dict = {}
+    bench["_with_stage1"](train.run_key(stage2), stage2, runs)
+    assert set(runs) == {train.run_key(stage2), train.run_key(source)}
