@@ -76,6 +76,7 @@ from aqa_lib.metrics import spearman
 from aqa_lib.notebook import check_params, check_quoted, save_figure, show_table
 from aqa_lib.report import legend_outside
 from aqa_lib.train import load_data, run
+from aqa_lib.vatp_analysis import fitted_line
 
 params = check_params(  # validates every parameter and writes the resolved scale, device, seed back
     {"dataset": dataset, "target": target, "source": source, "data_root": data_root, "scale": scale,
@@ -508,7 +509,7 @@ quoted = check_quoted(lambda: {
     "3. MLAVL highest prediction": ("32.5", full.prediction.max()),
     "3. lowest true score": ("8.0", full.true.min()),
     "3. highest true score": ("42.5", full.true.max()),
-    "3. MLAVL slope of prediction on truth": ("0.28", np.polyfit(full.true, full.prediction, 1)[0]),
+    "3. MLAVL slope of prediction on truth": ("0.28", fitted_line(full.true, full.prediction)[0]),
     "3. PAMFN ρ": ("0.61", spearman(scatter[pamfn_label], full.true)),
     "3. PAMFN MSE": ("54.2", np.mean((scatter[pamfn_label] - full.true) ** 2)),
     "4. visual alone ρ": ("0.61", branches.loc["visual branch alone", "ρ"]),
