@@ -4,8 +4,9 @@ A training run is a pure function of what decides its numbers, so its result is 
 of exactly that (:func:`aqa_lib.train.run_key`): the resolved architecture (builder and every keyword it
 gets, not the variant's *name*, so table rows that are the same model share one entry), the training
 settings, the data's fingerprint (a sampled content hash of real files; the generator's source and
-parameters for synthetic data), the source of the code the run imports (:func:`code_version`, comments and
-docstrings stripped) and the torch version. Re-running a notebook with the same parameters trains nothing,
+parameters for synthetic data), the source of the code the run imports (:func:`code_version`: comments,
+docstrings and the training recipes stripped, since every recipe value a run uses is in its settings) and the
+torch version. Re-running a notebook with the same parameters trains nothing,
 and a sweep killed half-way resumes with the runs that are missing.
 
 Layout under ``<cache>/runs/`` (``AQA_CACHE_DIR`` overrides the cache root, see :mod:`aqa_lib.paths`)::
@@ -62,6 +63,14 @@ QUARANTINE_KEEP = 3
 ENGINE_ROOTS = ("aqa_lib.train",)
 """Modules every run imports (the engine, the data loaders, the cache); a run adds its builder's module."""
 PACKAGE = PACKAGE_DIR.name
+NOT_HASHED = (f"{PACKAGE}.cache",)
+"""Modules left out of the code fingerprint: this module's code decides where results are kept and under which
+key, not what a run computes, so an edit to it (a new command, another quarantine rule) keeps every entry."""
+RECIPE_SUFFIX = "_RECIPE"
+"""Module-level assignments to names ending in this (``LMAC_RECIPE = Recipe(...)``) are left out of a module's
+fingerprint: a recipe is plain data that :func:`aqa_lib.experiments.config_for` copies into each run's
+settings (optimiser, epochs, batch size, crop, widths, model keywords, stage-1 runs), which the key already
+holds; so a preset change re-keys only the runs whose settings it changes."""
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -118,12 +127,21 @@ def _strip_docstrings(tree: ast.AST) -> ast.AST:
     return tree
 
 
+def _strip_recipes(tree: ast.Module) -> ast.Module:
+    """Drop the module-level assignments to ``*_RECIPE`` names (:data:`RECIPE_SUFFIX`)."""
+    def is_recipe(s: ast.stmt) -> bool:
+        targets = s.targets if isinstance(s, ast.Assign) else [s.target] if isinstance(s, ast.AnnAssign) else []
+        return bool(targets) and all(isinstance(t, ast.Name) and t.id.endswith(RECIPE_SUFFIX) for t in targets)
+    tree.body = [s for s in tree.body if not is_recipe(s)] or [ast.Pass()]
+    return tree
+
+
 @lru_cache(maxsize=256)
 def _module_digest(path: Path, mtime_ns: int) -> tuple[str, tuple[str, ...]]:
     tree = ast.parse(path.read_text(), filename=str(path))
     name = _path_module(path)
     imports = _internal_imports(name, tree, path.name == "__init__.py") if name else set()
-    digest = hashlib.sha256(ast.dump(_strip_docstrings(tree)).encode()).hexdigest()
+    digest = hashlib.sha256(ast.dump(_strip_recipes(_strip_docstrings(tree))).encode()).hexdigest()
     return digest, tuple(sorted(imports))
 
 
@@ -143,13 +161,14 @@ def code_closure(roots: Iterable[str] = ENGINE_ROOTS) -> dict[str, str]:
 
     The closure is static (``import`` statements anywhere in a module, including inside functions), so it
     does not depend on what happens to be imported in this process. Modules outside the package (e.g. a
-    test's model) count with their own file only.
+    test's model) count with their own file only; :data:`NOT_HASHED` modules do not count (nor what only
+    they import).
     """
     todo = list(roots)
     out: dict[str, str] = {}
     while todo:
         name = todo.pop()
-        if name in out:
+        if name in out or name in NOT_HASHED:
             continue
         path = _module_file(name)
         if path is None:
@@ -164,9 +183,10 @@ def code_closure(roots: Iterable[str] = ENGINE_ROOTS) -> dict[str, str]:
 def code_version(roots: Sequence[str] = ENGINE_ROOTS) -> str:
     """Fingerprint of the code a run imports (``$AQA_CODE_VERSION`` when set).
 
-    Comments, docstrings and line positions do not count (an edit to prose leaves every cached run
-    valid); any change to a statement of an imported module does. Without ``roots``: the engine and the
-    data layer, which every run imports.
+    Comments, docstrings, line positions, ``*_RECIPE`` assignments and this module do not count (an edit to
+    prose or to a preset leaves every run valid whose settings it does not change); any other change to a
+    statement of an imported module does. Without ``roots``: the engine and the data layer, which every run
+    imports.
     """
     env = os.environ.get("AQA_CODE_VERSION")
     if env:

@@ -52,13 +52,41 @@ def test_comments_and_docstrings_do_not_count_statements_do(tmp_path):
     assert changed != base
 
 
+def test_recipe_assignments_do_not_count_other_constants_do(tmp_path):
+    source = '''
+        from aqa_lib.recipes import Optimiser, Recipe
+        WIDTH = {width}
+        TOY_RECIPE = Recipe(family="toy", source="here", optimiser={{"any": Optimiser("adamw", lr=1e-3)}},
+                            epochs={{"quick": {epochs}}})
+        OTHER_RECIPE: Recipe = TOY_RECIPE
+
+        def f(x):
+            return x * WIDTH
+        '''
+    base = _digest(tmp_path, "r1.py", source.format(width=64, epochs=12))
+    assert _digest(tmp_path, "r2.py", source.format(width=64, epochs=36)) == base  # a preset: in each config
+    assert _digest(tmp_path, "r3.py", source.format(width=65, epochs=12)) != base  # other statements count
+    assert _digest(tmp_path, "r4.py", source.format(width=64, epochs=12).replace("TOY_RECIPE", "TOY")) != base
+
+
+def test_recipe_values_reach_the_key_through_the_config():
+    from aqa_lib.experiments import config_for
+    from aqa_lib.train import run_identity
+
+    a = config_for("lmac", "fisv", "TES", scale="smoke")
+    b = config_for("lmac", "fisv", "TES", scale="smoke", epochs=a.epochs + 1)
+    ida, idb = run_identity(a), run_identity(b)
+    assert ida["code"] == idb["code"] and ida["settings"]["epochs"] != idb["settings"]["epochs"]
+    assert cache.fingerprint(ida) != cache.fingerprint(idb)
+
+
 def test_closure_follows_imports_and_leaves_presentation_out():
     closure = cache.code_closure(("aqa_lib.train",))
-    for needed in ("aqa_lib.train", "aqa_lib.cache", "aqa_lib.data.synthetic", "aqa_lib.data.batching",
+    for needed in ("aqa_lib.train", "aqa_lib.data.synthetic", "aqa_lib.data.batching",
                    "aqa_lib.metrics", "aqa_lib.models.base", "aqa_lib.data"):
         assert needed in closure
-    for presentation in ("aqa_lib.notebook", "aqa_lib.report", "aqa_lib.runner"):
-        assert presentation not in closure
+    for presentation in ("aqa_lib.notebook", "aqa_lib.report", "aqa_lib.runner", "aqa_lib.cache"):
+        assert presentation not in closure  # the cache decides where results are kept, not what they are
     assert "aqa_lib.models.lmac" in cache.code_closure(("aqa_lib.train", "aqa_lib.models.lmac"))
     assert cache.code_version(("aqa_lib.train",)) != cache.code_version(("aqa_lib.train", "aqa_lib.models.lmac"))
 
