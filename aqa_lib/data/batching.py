@@ -142,10 +142,14 @@ class FeatureBank:
         mask = pos < length
         safe = torch.minimum(pos, length - 1)  # any valid row; zeroed below
         rows = (self.offsets[index][:, None] + safe).reshape(-1)
+        # Zero the padding. On the CPU a batch without padding (most training crops) skips the multiply by
+        # ones, a copy of the whole batch; on an accelerator the multiply is cheap and the check would wait
+        # for the device. Either way the features are the same.
+        padded = self.device.type != "cpu" or not bool(mask.all())
         feats = {}
         for m, flat in self.flat.items():
             x = flat.index_select(0, rows).reshape(index.numel(), window, -1)
-            feats[m] = x * mask[..., None].to(x.dtype)
+            feats[m] = x * mask[..., None].to(x.dtype) if padded else x
         extras = {name: column[index] for name, column in self.extras.items()}
         if self.text_flat is not None:
             extras.update(self._text(index))

@@ -174,12 +174,13 @@ Scales (the data scales of :mod:`aqa_lib.data.synthetic`; the optimiser settings
   papers / last test Spearman 0.634 / 0.463 in 173 s with 20 + 40 epochs (Fis-V's stage 2 keeps a constant
   learning rate and drifts down after epoch 10), 0.636 / 0.606 in 91 s with 10 + 20; RG Hoop 0.647 / 0.622
   with 20 + 40 but 0.530 / 0.530 with 10 + 20 (still rising at the last epoch of its cosine schedule), so RG
-  keeps the longer schedule. Earlier measurements (generator v2, busy machine): the complete two-stage PAMFN
+  keeps the longer schedule. MTL-AQA (VATP-Net's dataset) also keeps 20 + 40 (measured 2026-12-02, seed 0:
+  10 + 20 peaks at 0.54 and ends at 0.49; 20 + 40 gives 0.668 / 0.632 in 37 s). Earlier measurements (generator v2, busy machine): the complete two-stage PAMFN
   (three branches, then the full model) took ≈ 80 s on the quick RG data of 100 training videos (since v3 it
   has all 200, about twice that); two threads were ~10× slower than one there.
 - ``paper``: the paper's width (d = 256, embedding 512, K = 10 RG / 6 Fis-V) and epochs; meant for a GPU.
 
-Other datasets (e.g. FS1000) get the Fis-V settings.
+Other datasets (e.g. FS1000) get the Fis-V settings, except the quick MTL-AQA epochs above.
 """
 
 from __future__ import annotations
@@ -628,8 +629,14 @@ class FusionStage(nn.Module):
 def _check_inputs(model: nn.Module, features: Mapping[str, Tensor],
                   mask: Tensor | None) -> tuple[dict[str, Tensor], Tensor]:
     """:func:`~aqa_lib.models.base.check_inputs` (at least :data:`MIN_SEGMENTS` real segments: length T/4 ≥ 1
-    for the three pooling levels), then padded steps zeroed (the loaders pad with zeros; tests may not)."""
+    for the three pooling levels), then padded steps zeroed (the loaders pad with zeros; tests may not).
+
+    A batch without padding (every training crop of a video longer than the crop) is returned as it is: the
+    zeroing would copy the whole ``[B, T, D]`` inputs to change nothing (12 % of a quick stage-2 run). Inside
+    ``torch.func.vmap`` (runs trained together) a value cannot steer Python: the zeroing always runs there."""
     xs, mask = check_inputs(features, mask, model.in_dims, model=type(model).__name__, min_segments=MIN_SEGMENTS)
+    if not torch._C._functorch.is_batchedtensor(mask) and bool(mask.all()):
+        return xs, mask
     return {m: x.masked_fill(~mask[:, :, None], 0.0) for m, x in xs.items()}, mask
 
 
@@ -947,7 +954,7 @@ STAGE1_RECIPE = Recipe(
     family="pamfn", source="PAMFN §III-F stage 1; official configs",
     optimiser={ANY_DATASET: Optimiser("sgd", lr=1e-2, momentum=0.9, weight_decay=1e-4, min_lr_ratio=5e-6 / 1e-2,
                                       grad_clip=2.0)},
-    epochs={"smoke": 2, "quick": {"rg": 20, ANY_DATASET: 10}, "paper": 250},
+    epochs={"smoke": 2, "quick": {"rg": 20, "mtl_aqa": 20, ANY_DATASET: 10}, "paper": 250},
     width={scale: {k: v for k, v in w.items() if k in BRANCH_KEYS} for scale, w in PAMFN_WIDTH.items()},
     model_kwargs={ANY_DATASET: {"head_dropout": 0.5}},  # the official stage-1 ``drop_rate``
     drop_kwargs=("training", "modalities"),  # a branch variant's modality is its name
@@ -963,7 +970,7 @@ PAMFN_RECIPE = Recipe(
     family="pamfn", source="PAMFN §III-F, §IV-C; official configs",
     optimiser={"rg": _STAGE2_RG,
                ANY_DATASET: Optimiser(**{**_STAGE2_RG.run_fields(), "lr": 8e-4, "min_lr_ratio": 1.0})},  # Fis-V
-    epochs={"smoke": 2, "quick": {"rg": 40, ANY_DATASET: 20}, "paper": 500},
+    epochs={"smoke": 2, "quick": {"rg": 40, "mtl_aqa": 40, ANY_DATASET: 20}, "paper": 500},
     paper_epochs={ANY_DATASET: {"Ball": 400, "Clubs": 500, "Hoop": 300, "Ribbon": 500, "TES": 500, "PCS": 500}},
     width=PAMFN_WIDTH,
     model_kwargs={"rg": {"n_fusion": 10}, ANY_DATASET: {"n_fusion": 6}},
