@@ -5,7 +5,9 @@ and gradients), against the form it replaced, written out here (head width 6, so
   ``Attention``), where the replaced forms allocated a new tensor per step (and MLAVL's ``masked_fill`` kept a
   mask for its backward);
 - dropout's scaled mask built in one pass (``blocks._keep``);
-- Adam / AdamW with ``foreach=True`` (one kernel over all parameters) against the per-tensor loop.
+- Adam / AdamW with ``foreach=True`` (one kernel over all parameters) against the per-tensor loop;
+- PAMFN's inputs not zeroed again when a batch has no padding (``pamfn._check_inputs``), and still zeroed
+  when it has some.
 """
 
 import copy
@@ -16,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aqa_lib.models import pamfn
+from aqa_lib.models.base import check_inputs, create_model
 from aqa_lib.models.blocks import DropoutNoise, _keep, multihead_attention, use_run_noise
 from aqa_lib.models.mlavl import Attention
 from aqa_lib.train import RunConfig, _make_optimizer
@@ -143,3 +147,41 @@ def test_foreach_optimiser_equals_the_per_tensor_loop(optimizer):
     for a, b in zip(model.parameters(), twin.parameters(), strict=True):
         assert torch.equal(a, b)
     assert not torch.equal(model[0].weight, start[0].weight)  # they did train
+
+
+def _pamfn_zeroing_always(model, features, mask):
+    """The replaced form of ``pamfn._check_inputs``: padded steps zeroed whatever the mask."""
+    xs, mask = check_inputs(features, mask, model.in_dims, model=type(model).__name__,
+                            min_segments=pamfn.MIN_SEGMENTS)
+    return {m: x.masked_fill(~mask[:, :, None], 0.0) for m, x in xs.items()}, mask
+
+
+@pytest.mark.parametrize("padded", [False, True])
+def test_pamfn_skips_zeroing_only_where_nothing_is_padded(monkeypatch, padded):
+    dims, b, t = {"rgb": 10, "flow": 8, "audio": 6}, 3, 12
+    lengths = torch.tensor([12, 9, 6] if padded else [12, 12, 12])
+    mask = torch.arange(t)[None, :] < lengths[:, None]
+    g = torch.Generator().manual_seed(0)
+    feats = {m: torch.randn(b, t, d, generator=g) for m, d in dims.items()}  # padding holds noise, not zeros
+
+    def step(check):
+        monkeypatch.setattr(pamfn, "_check_inputs", check)
+        torch.manual_seed(0)
+        model = create_model("pamfn", in_dims=dims, d_model=8, hidden_dim=8, n_fusion=2).eval()
+        xs = {m: x.clone().requires_grad_(True) for m, x in feats.items()}
+        score = model(xs, mask).score
+        score.sum().backward()
+        inputs = [xs[m].grad for m in dims if xs[m].grad is not None]  # RGB and flow are detached (official)
+        return [score.detach()] + [p.grad.clone() for p in model.parameters() if p.grad is not None], inputs
+
+    check = pamfn._check_inputs
+    (new, new_inputs), (old, old_inputs) = step(check), step(_pamfn_zeroing_always)
+    assert new_inputs and len(new) == len(old) and len(new_inputs) == len(old_inputs)
+    assert all(torch.equal(a, c) for a, c in zip(new + new_inputs, old + old_inputs, strict=True))
+    model = create_model("pamfn", in_dims=dims, d_model=8, hidden_dim=8, n_fusion=2)
+    xs, _ = check(model, feats, mask)
+    for m, x in feats.items():
+        if padded:  # zeroed where padded, the inputs elsewhere
+            assert torch.equal(xs[m], x.masked_fill(~mask[:, :, None], 0.0)) and not torch.equal(xs[m], x)
+        else:  # handed on as they are: no copy
+            assert xs[m] is x
