@@ -124,8 +124,8 @@ beside one other run on the shared 2-core CPU, one thread each), since a small b
 
 MTL-AQA (VATP-Net's dataset, not the paper's) trains **36 quick epochs** (ours; measured 2026-12-02, full
 model, seed 0, test ρ best / last epoch): 12 epochs 0.47 / 0.46, 24 epochs 0.69 / 0.69, 36 epochs
-0.76 / 0.75, 50 epochs 0.77 / 0.77. Its quick training split is 1,059 dives of one clip each, shorter than a
-routine, so an epoch is cheap but the model still needs about 30 epochs to converge (runs of 8–40 s).
+0.76 / 0.75, 50 epochs 0.77 / 0.77 (runs of 8–40 s). A dive is seconds long, not minutes, so an epoch is
+cheap, but the model needs about 30 epochs to converge there.
 """
 
 from __future__ import annotations

@@ -175,9 +175,10 @@ Scales (the data scales of :mod:`aqa_lib.data.synthetic`; the optimiser settings
   learning rate and drifts down after epoch 10), 0.636 / 0.606 in 91 s with 10 + 20; RG Hoop 0.647 / 0.622
   with 20 + 40 but 0.530 / 0.530 with 10 + 20 (still rising at the last epoch of its cosine schedule), so RG
   keeps the longer schedule. MTL-AQA (VATP-Net's dataset) also keeps 20 + 40 (measured 2026-12-02, seed 0:
-  10 + 20 peaks at 0.54 and ends at 0.49; 20 + 40 gives 0.668 / 0.632 in 37 s). Earlier measurements (generator v2, busy machine): the complete two-stage PAMFN
-  (three branches, then the full model) took ≈ 80 s on the quick RG data of 100 training videos (since v3 it
-  has all 200, about twice that); two threads were ~10× slower than one there.
+  10 + 20 peaks at 0.54 and ends at 0.49; 20 + 40 gives 0.668 / 0.632 in 37 s). Earlier measurements
+  (generator v2, busy machine): the complete two-stage PAMFN (three branches, then the full model) took
+  ≈ 80 s on the quick RG data of 100 training videos (since v3 it has all 200, about twice that); two
+  threads were ~10× slower than one there.
 - ``paper``: the paper's width (d = 256, embedding 512, K = 10 RG / 6 Fis-V) and epochs; meant for a GPU.
 
 Other datasets (e.g. FS1000) get the Fis-V settings, except the quick MTL-AQA epochs above.
@@ -632,7 +633,8 @@ def _check_inputs(model: nn.Module, features: Mapping[str, Tensor],
     for the three pooling levels), then padded steps zeroed (the loaders pad with zeros; tests may not).
 
     A batch without padding (every training crop of a video longer than the crop) is returned as it is: the
-    zeroing would copy the whole ``[B, T, D]`` inputs to change nothing (12 % of a quick stage-2 run). Inside
+    zeroing would copy the whole ``[B, T, D]`` inputs to change nothing (with the batcher's own skip, a quick
+    stage-2 training step is 1.07–1.11× faster; README, "Speed-ups that change no number"). Inside
     ``torch.func.vmap`` (runs trained together) a value cannot steer Python: the zeroing always runs there."""
     xs, mask = check_inputs(features, mask, model.in_dims, model=type(model).__name__, min_segments=MIN_SEGMENTS)
     if not torch._C._functorch.is_batchedtensor(mask) and bool(mask.all()):
