@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import statistics
 from typing import Any
 
 from aqa_lib import cache, runner
@@ -89,8 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"training: {total / 60:.1f} CPU-min summed; / {workers} workers = {total / 60 / workers:.1f} min")
     print("\nper model family and dataset (runs, CPU-min, median s per run):")
     for name, values in sorted(families.items(), key=lambda kv: -sum(kv[1])):
-        values = sorted(values)
-        print(f"  {name:24s} {len(values):4d} {sum(values) / 60:7.1f} {values[len(values) // 2]:7.1f}")
+        print(f"  {name:24s} {len(values):4d} {sum(values) / 60:7.1f} {statistics.median(values):7.1f}")
     print("\nper notebook (runs, CPU-min; shared runs count in every notebook that reads them):")
     for name, keys in sorted(m["per_book"].items(), key=lambda kv: -sum(measured.get(k, 0.0) for k in kv[1])):
         note = f"  (incomplete: {m['incomplete'][name]})" if name in m["incomplete"] else ""

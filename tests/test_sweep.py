@@ -7,6 +7,7 @@ import functools
 import math
 import os
 import re
+import runpy
 import shlex
 import signal
 import sys
@@ -486,7 +487,7 @@ def test_a_probing_sweep_estimates_from_an_empty_cache_and_the_cli_probes_above_
 
 
 def _make_cost():
-    return __import__("runpy").run_path(str(ROOT / "benchmarks" / "make_cost.py"), run_name="make_cost")
+    return runpy.run_path(str(ROOT / "benchmarks" / "make_cost.py"), run_name="make_cost")
 
 
 def test_make_cost_sums_the_cached_wall_seconds_of_a_notebook_s_runs(tmp_path, capsys):
