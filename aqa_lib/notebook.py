@@ -44,6 +44,7 @@ particular to its table.
 from __future__ import annotations
 
 import ast
+import contextlib
 import csv
 import difflib
 import hashlib
@@ -53,7 +54,7 @@ import os
 import re
 import textwrap
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -644,23 +645,42 @@ def _stamp(provenance: str, params: Mapping[str, Any]) -> str:
     return f"data: {provenance}" + (f" | {'; '.join(run)}" if run else "")
 
 
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``<path>.lock`` (``fcntl.flock``; no lock where fcntl is missing): notebooks
+    rendered side by side (``python -m aqa_lib.runner --jobs``) update one manifest, and a read-modify-write
+    without it loses the rows another kernel wrote in between."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    with open(path.with_name(path.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _write_manifest(directory: Path, row: dict[str, str], *, file: str = MANIFEST,
                     columns: Sequence[str] = MANIFEST_COLUMNS) -> None:
     """Insert or replace ``row`` (keyed by ``figure``) in ``<directory>/manifest.csv`` (or ``file`` with
-    ``columns``), atomically."""
+    ``columns``), atomically and under a lock (:func:`_locked`: other processes may be updating it too)."""
     path = directory / file
-    rows: list[dict[str, str]] = []
-    if path.exists():
-        with path.open(newline="") as f:
-            rows = [r for r in csv.DictReader(f) if r.get("figure") != row["figure"]]
-    rows.append(row)
-    rows.sort(key=lambda r: r["figure"])
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    with _locked(path):
+        rows: list[dict[str, str]] = []
+        if path.exists():
+            with path.open(newline="") as f:
+                rows = [r for r in csv.DictReader(f) if r.get("figure") != row["figure"]]
+        rows.append(row)
+        rows.sort(key=lambda r: r["figure"])
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        with tmp.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(tmp, path)
 
 
 def figure_formats(formats: str | Sequence[str] | None = None) -> list[str]:

@@ -943,9 +943,10 @@ def build(bundle: Bundle, out: Path | str) -> dict[str, Any]:
 
 
 def run_notebooks(notebooks: Sequence[str], *, scale: str, params: Mapping[str, Any], tables_dir: Path,
-                  executed_dir: Path) -> int:
-    """Execute ``notebooks`` with the runner, with ``$AQA_TABLES_OUT`` and ``$AQA_FIGURE_FORMATS=png,pdf`` set
-    for their kernels (their training runs hit the cache). Returns the runner's exit code."""
+                  executed_dir: Path, jobs: int | str | None = "auto") -> int:
+    """Execute ``notebooks`` with the runner, ``jobs`` at a time (:func:`aqa_lib.runner.render_jobs`), with
+    ``$AQA_TABLES_OUT`` and ``$AQA_FIGURE_FORMATS=png,pdf`` set for their kernels (their training runs hit the
+    cache). Returns the runner's exit code."""
     from . import runner
 
     books = [runner.notebooks_dir() / f"{name}.ipynb" for name in notebooks]
@@ -953,7 +954,7 @@ def run_notebooks(notebooks: Sequence[str], *, scale: str, params: Mapping[str, 
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        return runner.run(books, scale=scale, params=dict(params), out_dir=Path(executed_dir))
+        return runner.run(books, scale=scale, params=dict(params), out_dir=Path(executed_dir), jobs=jobs)
     finally:
         for key, value in saved.items():
             if value is None:
@@ -986,6 +987,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"where the notebooks write their tables (default ${TABLES_ENV} or out/tables)")
     parser.add_argument("--notebooks-dir", default=str(root / "out" / "notebooks"),
                         help="executed notebooks (default out/notebooks, where the runner writes them)")
+    parser.add_argument("--jobs", default="auto",
+                        help="notebooks executed at once (default auto: one per CPU core; 1: one after the other)")
     args = parser.parse_args(argv)
     tables_dir, executed_dir = Path(args.tables_dir), Path(args.notebooks_dir)
     t0 = time.perf_counter()
@@ -1005,7 +1008,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"[writeup] running {len(names)} notebooks at {scale} scale (tables → {tables_dir}, figures → "
                   f"{figures_dir()}, PNG + PDF)", flush=True)
             rc = run_notebooks(names, scale=scale, params={k: _literal(v) for k, v in args.p},
-                               tables_dir=tables_dir, executed_dir=executed_dir)
+                               tables_dir=tables_dir, executed_dir=executed_dir, jobs=args.jobs)
             if rc:
                 print("[writeup] some notebooks failed: the report shows the others and names the failures",
                       flush=True)

@@ -3,7 +3,7 @@
 #   jupytext:
 #     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: kernelspec,jupytext
+#     notebook_metadata_filter: aqa,kernelspec,jupytext
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -95,7 +95,7 @@ rl2 = paper_comparison(results, "mlavl", "table4", dataset, labels=labels, metri
                        factor=100)
 table4 = pd.concat({"Spearman ρ": spearman.droplevel(0, axis=1).drop(columns=""),
                     "R-ℓ2 × 100": rl2.droplevel(0, axis=1)}, axis=1)
-table4.insert(0, "here", spearman[("here", "")])
+table4.insert(0, ("here", ""), spearman[("here", "")])  # a full-length key: the columns have two levels
 show_table(table4, title="MLAVL Table 4 (LOGO)", provenance=f"reported: MLAVL paper; ours: {provenance}")
 
 # %% [markdown]

@@ -1,9 +1,11 @@
 # ---
 # jupyter:
+#   aqa:
+#     runs_alone: true
 #   jupytext:
 #     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: kernelspec,jupytext
+#     notebook_metadata_filter: aqa,kernelspec,jupytext
 #     text_representation:
 #       extension: .py
 #       format_name: percent

@@ -33,3 +33,92 @@ def test_main_parses_list_values_and_rejects_unknown_names_early(capsys):
 def test_kernels_start_with_transport_encryption_so_ipykernel_does_not_warn():
     config = runner.quiet_kernel_config()
     assert config.KernelManager.transport_encryption == "auto"
+
+
+def test_render_jobs_is_one_per_core_capped_by_the_notebooks_and_rejects_bad_values():
+    assert runner.render_jobs(4, 2) == 2 and runner.render_jobs(1, 5) == 1 and runner.render_jobs("3", 9) == 3
+    assert 1 <= runner.render_jobs("auto", 64) == runner.render_jobs(None, 64) <= 64
+    for bad in (0, -2, "two"):
+        with pytest.raises(SystemExit, match="--jobs must be a positive integer or 'auto'"):
+            runner.render_jobs(bad, 3)
+
+
+def _notebook(path, source: str, *, alone: bool = False) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("name = 'x'\nscale = 'smoke'")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(source)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    if alone:
+        nb.metadata["aqa"] = {"runs_alone": True}
+    nbformat.write(nb, path)
+
+
+def test_notebooks_run_side_by_side_timing_ones_alone_and_failures_are_reported(tmp_path, capsys):
+    # a and b each wait for the other's flag file: they finish only if they run at the same time (one after
+    # the other, the first would time out and fail). d measures time (runs_alone): it must start only after
+    # a and b have ended.
+    wait = ("import pathlib, time\n"
+            "me, other = pathlib.Path({me!r}), pathlib.Path({other!r})\n"
+            "me.write_text(name)\n"
+            "t0 = time.time()\n"
+            "while not other.exists():\n"
+            "    assert time.time() - t0 < 60, 'the other notebook never started'\n"
+            "    time.sleep(0.05)\n"
+            "time.sleep(1.0)\n"
+            "pathlib.Path({me!r} + '.done').write_text('')\n")
+    flags = str(tmp_path / "a.flag"), str(tmp_path / "b.flag")
+    books = [tmp_path / f"{stem}.ipynb" for stem in "abcde"]
+    _notebook(books[0], wait.format(me=flags[0], other=flags[1]))
+    _notebook(books[1], wait.format(me=flags[1], other=flags[0]))
+    _notebook(books[2], "raise ValueError('broken on purpose: ' + name)")
+    _notebook(books[4], "import warnings\nwarnings.warn('this API goes away', DeprecationWarning)")
+    _notebook(books[3], f"import pathlib\nassert all(pathlib.Path(f + '.done').exists() for f in {flags!r})",
+              alone=True)
+    assert runner.runs_alone(books[3]) and not runner.runs_alone(books[0])
+    out = tmp_path / "out"
+    rc = runner.run(books, scale="smoke", params={"name": "n1"}, out_dir=out, jobs=5)
+    text = capsys.readouterr().out
+    assert rc == 1
+    assert open(flags[0]).read() == open(flags[1]).read() == "n1"  # parameters reached every kernel
+    assert all((out / f"{stem}.ipynb").exists() for stem in "abcd")
+    assert "4 notebooks, 4 at a time, then d alone" in text and "4 passed, 1 failed" in text
+    assert "1 warning(s) in the notebooks' output" in text and "e: " in text and "DeprecationWarning: this API" in text
+    assert "c: ValueError: broken on purpose: n1" in text
+    assert "ok a in" in text and "ok b in" in text and "ok d in" in text and "FAILED c after" in text
+
+
+def test_the_notebooks_that_measure_latency_run_alone():
+    import re
+
+    timing = re.compile(r"from aqa_lib\.efficiency import|measure_vatp\(")
+    for path in runner.discover():
+        source = path.with_suffix(".py").read_text()
+        assert runner.runs_alone(path) == bool(timing.search(source)), path.stem
+
+
+def test_figure_manifest_keeps_every_row_when_processes_write_it_at_once(tmp_path):
+    # Notebooks rendered side by side update one figures/manifest.csv: without the lock, a read-modify-write
+    # loses the rows another process wrote in between.
+    import csv
+    from multiprocessing import get_context
+
+    ctx = get_context("spawn")
+    procs = [ctx.Process(target=_write_rows, args=(tmp_path, w, 40)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    with (tmp_path / "manifest.csv").open(newline="") as f:
+        figures = [row["figure"] for row in csv.DictReader(f)]
+    assert sorted(figures) == sorted(f"w{w}_{i:02d}.png" for w in range(4) for i in range(40))
+
+
+def _write_rows(directory, worker: int, n: int) -> None:
+    from aqa_lib.notebook import _write_manifest
+
+    for i in range(n):
+        _write_manifest(directory, {"figure": f"w{worker}_{i:02d}.png", "notebook": "demo"})

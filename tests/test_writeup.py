@@ -375,9 +375,9 @@ def test_cli_runs_the_notebooks_with_tables_and_pdf_switched_on(dirs, tmp_path, 
 
     seen = {}
 
-    def fake_run(books, *, scale, params, out_dir):
+    def fake_run(books, *, scale, params, out_dir, jobs):
         seen.update(books=[b.stem for b in books], scale=scale, params=params, tables=os_env(TABLES_ENV),
-                    formats=os_env(FIGURE_FORMATS_ENV))
+                    formats=os_env(FIGURE_FORMATS_ENV), jobs=jobs)
         start = datetime.now(UTC) - timedelta(seconds=1)
         _notebook_body()
         _fake_run(out_dir, "data_tour", start)
@@ -391,10 +391,11 @@ def test_cli_runs_the_notebooks_with_tables_and_pdf_switched_on(dirs, tmp_path, 
     monkeypatch.setattr(runner, "run", fake_run)
     tables = tmp_path / "fresh_tables"
     rc = writeup.main(["--scale", "smoke", "--only", "data_tour", "-p", "seeds", "[0, 1]", "--tables-dir",
-                       str(tables), "--notebooks-dir", str(tmp_path / "ex"), "--out", str(tmp_path / "rep")])
+                       str(tables), "--notebooks-dir", str(tmp_path / "ex"), "--out", str(tmp_path / "rep"),
+                       "--jobs", "2"])
     assert rc == 0, capsys.readouterr()
     assert seen == {"books": ["data_tour"], "scale": "smoke", "params": {"seeds": [0, 1]},
-                    "tables": str(tables.resolve()), "formats": "png,pdf"}
+                    "tables": str(tables.resolve()), "formats": "png,pdf", "jobs": "2"}
     assert os_env(TABLES_ENV) is None and os_env(FIGURE_FORMATS_ENV) is None  # restored afterwards
     assert len(list((tmp_path / "rep" / "tables").glob("*.tex"))) == 2
     assert "2 tables, 1 figures from 1 notebooks" in capsys.readouterr().out

@@ -3,7 +3,7 @@
 #   jupytext:
 #     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: kernelspec,jupytext
+#     notebook_metadata_filter: aqa,kernelspec,jupytext
 #     text_representation:
 #       extension: .py
 #       format_name: percent
