@@ -1,6 +1,7 @@
 """Training engine: determinism, both protocols, records, results cache (hits, atomicity, resume, corruption)."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -273,7 +274,7 @@ def test_recording_more_retrains_once_and_keeps_both_records(monkeypatch):
     assert "test/centres/rgb/0" in run(_config()).arrays
 
 
-def test_tracking_more_videos_is_trained_once_and_serves_fewer(monkeypatch):
+def test_tracking_more_videos_is_trained_once_and_serves_fewer(monkeypatch, tmp_path):
     """A notebook tracking 3 training videos and one tracking those and 2 more share one entry, whichever asks
     first: no ping-pong of retrains between them. Each gets the videos it asked for."""
     import aqa_lib.train as engine
@@ -282,24 +283,27 @@ def test_tracking_more_videos_is_trained_once_and_serves_fewer(monkeypatch):
     many = run(_config(record_train=(0, 1, 2, 3), record_test=(0, 1)))  # not covered: retrained once, widened
     assert not many.cached and many.arrays["epoch/centres/rgb/0"].shape[1] == 4
     assert many.arrays["final_test/pooled"].shape[0] == 2
-    monkeypatch.setattr(engine, "train", lambda *a, **k: pytest.fail("retrained although recorded"))
-    again = run(_config(record_train=(0, 1), record_test=(0,)))
-    assert again.cached and again.meta["record_train_index"] == [0, 1] and len(again.meta["record_test"]) == 1
-    assert np.array_equal(again.arrays["epoch/centres/rgb/0"], many.arrays["epoch/centres/rgb/0"][:, :2])
-    # the same videos' records as the smaller run's (recorded in a batch of another size: float rounding)
-    np.testing.assert_allclose(again.arrays["epoch/centres/rgb/0"], few.arrays["epoch/centres/rgb/0"], atol=1e-5)
-    np.testing.assert_allclose(again.arrays["final_test/pooled"], few.arrays["final_test/pooled"], atol=1e-5)
-    assert run(_config(record_train=(0, 1, 2, 3), record_test=(0, 1))).cached
-    # an entry without a per-video axis (one vector per model, like LMAC-Net's query weights) is kept whole
-    stored = {"final_test/weights": np.ones(5), "final_test/score": np.ones(4), "epoch/weights": np.ones((3, 5)),
-              "epoch/score": np.ones((3, 6))}
-    cut, meta = engine._recorded_as_asked(
-        _config(record_train=(0, 1), record_test=(0,)), stored,
-        {"record_train_index": list(range(6)), "record_test_index": list(range(4))})
-    assert {k: v.shape for k, v in cut.items()} == {"final_test/weights": (5,), "final_test/score": (1,),
-                                                    "epoch/weights": (3, 5), "epoch/score": (3, 2)}
-    assert meta["record_train_index"] == [0, 1] and meta["record_test_index"] == [0]
-    monkeypatch.undo()
+    # monkeypatch.context, not undo(): undo() would also drop the fixture's AQA_CACHE_DIR, and the runs below
+    # would then read and write the user's own cache
+    with monkeypatch.context() as patched:
+        patched.setattr(engine, "train", lambda *a, **k: pytest.fail("retrained although recorded"))
+        again = run(_config(record_train=(0, 1), record_test=(0,)))
+        assert again.cached and again.meta["record_train_index"] == [0, 1] and len(again.meta["record_test"]) == 1
+        assert np.array_equal(again.arrays["epoch/centres/rgb/0"], many.arrays["epoch/centres/rgb/0"][:, :2])
+        # the same videos' records as the smaller run's (recorded in a batch of another size: float rounding)
+        np.testing.assert_allclose(again.arrays["epoch/centres/rgb/0"], few.arrays["epoch/centres/rgb/0"], atol=1e-5)
+        np.testing.assert_allclose(again.arrays["final_test/pooled"], few.arrays["final_test/pooled"], atol=1e-5)
+        assert run(_config(record_train=(0, 1, 2, 3), record_test=(0, 1))).cached
+        # an entry without a per-video axis (one vector per model, like LMAC-Net's query weights) is kept whole
+        stored = {"final_test/weights": np.ones(5), "final_test/score": np.ones(4), "epoch/weights": np.ones((3, 5)),
+                  "epoch/score": np.ones((3, 6))}
+        cut, meta = engine._recorded_as_asked(
+            _config(record_train=(0, 1), record_test=(0,)), stored,
+            {"record_train_index": list(range(6)), "record_test_index": list(range(4))})
+        assert {k: v.shape for k, v in cut.items()} == {"final_test/weights": (5,), "final_test/score": (1,),
+                                                        "epoch/weights": (3, 5), "epoch/score": (3, 2)}
+        assert meta["record_train_index"] == [0, 1] and meta["record_test_index"] == [0]
+    assert os.environ["AQA_CACHE_DIR"].startswith(str(tmp_path))
     other = run(_config(record_train=(3, 2), record_test=(0,)))  # other videos first: retrained, not a prefix
     assert not other.cached and other.meta["record_train_index"] == [3, 2]
 
@@ -310,9 +314,9 @@ def test_key_covers_code_torch_and_data(monkeypatch):
     cfg = _config()
     key = engine.run_key(cfg)
     assert engine.run_identity(cfg)["torch"] == torch.__version__
-    monkeypatch.setattr(torch, "__version__", "0.0.1")
-    assert engine.run_key(cfg) != key
-    monkeypatch.undo()
+    with monkeypatch.context() as patched:
+        patched.setattr(torch, "__version__", "0.0.1")
+        assert engine.run_key(cfg) != key
     monkeypatch.setenv("AQA_CODE_VERSION", "pinned-release")
     assert engine.run_identity(cfg)["code"] == "pinned-release" and engine.run_key(cfg) != key
     monkeypatch.delenv("AQA_CODE_VERSION")
