@@ -122,3 +122,32 @@ def _write_rows(directory, worker: int, n: int) -> None:
 
     for i in range(n):
         _write_manifest(directory, {"figure": f"w{worker}_{i:02d}.png", "notebook": "demo"})
+
+
+def test_a_notebook_whose_worker_dies_is_reported_and_the_runner_goes_on(tmp_path, capsys):
+    # The kernel's parent is the worker process: killing it breaks the pool, as running out of memory would.
+    books = [tmp_path / "killer.ipynb", tmp_path / "fine.ipynb"]
+    _notebook(books[0], "import os, signal, time\ntime.sleep(0.5)\nos.kill(os.getppid(), signal.SIGKILL)")
+    _notebook(books[1], "x = 1")
+    rc = runner.run(books, scale="smoke", params={}, out_dir=tmp_path / "out", jobs=2)
+    text = capsys.readouterr().out
+    assert rc == 1 and "killer: its worker process died (BrokenProcessPool" in text
+
+
+def test_kernels_shut_down_without_an_interrupt_signal(monkeypatch):
+    import asyncio
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    sent = []
+
+    async def interrupt(self):
+        sent.append(self.shutting_down)
+
+    monkeypatch.setattr(AsyncKernelManager, "_async_interrupt_kernel", interrupt)
+    manager = runner.kernel_manager_class()()
+    manager.shutting_down = False
+    asyncio.run(manager._async_interrupt_kernel())  # a user's interrupt still reaches the kernel
+    manager.shutting_down = True
+    asyncio.run(manager._async_interrupt_kernel())  # the one jupyter_client sends before a shutdown does not
+    assert sent == [False]
