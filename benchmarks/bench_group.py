@@ -138,8 +138,10 @@ def run_flops(r: engine._Run) -> tuple[float, float]:
     with FlopCounterMode(display=False) as step:
         engine._train_step(r, torch.randperm(n_train, generator=r.gen)[:size])
     r.model.eval()
-    # without autograd, as the engine evaluates (PAMFN's eval-mode statistics come from its parameters)
-    with torch.no_grad(), FlopCounterMode(display=False) as evaluation:
+    # the forward FLOPs of evaluation. Not under no_grad: there, a view of a parameter (GDLT's expanded queries)
+    # requires grad without a grad_fn, which FlopCounterMode's module tracker cannot hook; without a backward
+    # pass, the count is the same
+    with FlopCounterMode(display=False) as evaluation:
         for split in ("test", "holdout"):
             for batch in r.banks[split].eval_batches(r.config.eval_batch_size) if split in r.banks else ():
                 engine._forward(r.model, batch)

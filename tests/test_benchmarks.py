@@ -1,5 +1,6 @@
 """The GPU check script works: its dry run (the README's command, tiny sizes on the CPU) writes every step's
-figures and no error, and it refuses a CUDA run without a GPU with a message saying what to do.
+figures and no error, and it refuses a CUDA run without a GPU with a message saying what to do. The FLOP
+counts of ``bench_pamfn.py`` (GDLT and PAMFN's RGB branch) come out.
 
 The figures themselves are not asserted (benchmarks print, tests do not time); what is checked is that every
 step ran and recorded what the README says it records, so the script is ready the day a GPU is lent.
@@ -76,3 +77,22 @@ def test_cuda_run_without_a_gpu_says_what_to_do():
     done = subprocess.run([sys.executable, str(SCRIPT)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "no CUDA GPU is visible" in done.stderr and "--device cpu --dry-run" in done.stderr
+
+
+@pytest.mark.parametrize("job", ["gdlt", "pamfn_rgb"])
+def test_bench_pamfn_counts_the_flops_of_a_step_and_an_evaluation(job, monkeypatch, tmp_path):
+    # bench_pamfn.py's FLOP columns (README, "Training runs"); GDLT's evaluation once failed to count (its
+    # expanded queries under no_grad defeated FlopCounterMode's module tracker)
+    from aqa_lib.experiments.baselines import baseline_config
+    from aqa_lib.experiments.pamfn import stage1_config
+    from aqa_lib.train import _setup, load_data
+
+    monkeypatch.setenv("AQA_CACHE_DIR", str(tmp_path))
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    from bench_group import run_flops
+
+    config = (baseline_config("gdlt", "fisv", "TES", scale="smoke") if job == "gdlt"
+              else stage1_config("rgb", "fisv", "TES", scale="smoke"))
+    r = _setup(config.replace(record_train=(), record_test=(), save_weights=False), load_data(config))
+    step, evaluation = run_flops(r)
+    assert step > 0 and evaluation > 0 and math.isfinite(step + evaluation)
