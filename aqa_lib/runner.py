@@ -8,9 +8,9 @@ Usage::
     python -m aqa_lib.runner --jobs 1              # one notebook after the other
 
 Executed copies go to ``out/notebooks/`` (never over the sources); figures go to ``figures/`` (or
-``$AQA_FIGURES_DIR``). Notebooks run side by side, one per core (``--jobs``); each kernel trains on one PyTorch
-thread unless ``$AQA_THREADS`` says otherwise. A notebook that fails does not stop the others; the exit code is non-zero if any
-failed, and the summary names each failure with the cell's error.
+``$AQA_FIGURES_DIR``). Notebooks run side by side, one per core (``--jobs``); each kernel trains on one
+PyTorch thread unless ``$AQA_THREADS`` says otherwise. A notebook that fails does not stop the others; the exit
+code is non-zero if any failed, and the summary names each failure with the cell's error.
 """
 
 from __future__ import annotations
@@ -123,8 +123,8 @@ def kernel_manager_class() -> type:
     jupyter_client interrupts a kernel before asking it to shut down (in case it is busy); papermill shuts
     kernels down only once they are idle, and an idle kernel that receives the signal at the wrong moment logs
     ``[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.`` to the terminal: here 2, 3 and 2 times in
-    three renders of 24 small notebooks two at a time, never in three renders with this class. A kernel that ignores the shutdown request is still
-    terminated, then killed (``shutdown_wait_time``)."""
+    three renders of 24 small notebooks two at a time, never in three renders with this class. A kernel that
+    ignores the shutdown request is still terminated, then killed (``shutdown_wait_time``)."""
     from jupyter_client.manager import AsyncKernelManager
 
     class QuietShutdownKernelManager(AsyncKernelManager):

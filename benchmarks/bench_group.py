@@ -226,7 +226,9 @@ def main(argv: list[str] | None = None) -> None:
                     line += f"   {torch.cuda.max_memory_allocated(device) / 2**30:.1f} GiB"
                 print(line, flush=True)
                 del step, evaluate
-    print(f"\nload average at the end: {os.getloadavg()[0]:.1f} (above the CPU count: other work slowed the rounds)")
+    load, cpus = os.getloadavg()[0], os.cpu_count() or 1
+    note = " (above the CPU count: other work slowed the rounds)" if load > cpus else ""
+    print(f"\nload average at the end: {load:.1f} on {cpus} CPUs{note}")
 
 
 if __name__ == "__main__":
