@@ -60,10 +60,13 @@ course: $(STAMP)
 # processes (pytest-xdist) of one thread each: on this project's 2-core machine one single-threaded process
 # per core beats one process with two threads for these small models. Notebooks are distributed whole
 # (--dist loadfile: a notebook's cells share one kernel); concurrent runs share the cache safely (atomic writes).
+# Unit tests are distributed by work stealing (--dist worksteal): an idle worker takes tests queued for the
+# other, so the long sweep / Ray tests do not leave one worker idle at the end (measured 2026-12-03: 295 s ->
+# 259 s for the unit tests, against about 230 s for half their summed durations).
 TEST_WORKERS ?= 2
 test: $(STAMP) $(KERNEL_CONFIG)
 	$(BIN)/ruff check aqa_lib tests notebooks benchmarks
-	OMP_NUM_THREADS=1 AQA_WORKERS=1 AQA_SCALE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest -p no:nbval -q -n $(TEST_WORKERS) tests
+	OMP_NUM_THREADS=1 AQA_WORKERS=1 AQA_SCALE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest -p no:nbval -q -n $(TEST_WORKERS) --dist worksteal tests
 	OMP_NUM_THREADS=1 AQA_WORKERS=1 AQA_SCALE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile \
 	  --nbval-lax --nbval-current-env notebooks
 
