@@ -98,15 +98,20 @@ def runs_alone(path: Path) -> bool:
     return bool(nbformat.read(path, as_version=4).metadata.get("aqa", {}).get("runs_alone", False))
 
 
+def cores() -> int:
+    """CPU cores this process may use (the runner's and the sweep's default worker count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def render_jobs(jobs: int | str | None, n_books: int) -> int:
     """How many notebooks :func:`run` executes at once: ``jobs`` (an integer, or ``auto`` / None: one per CPU
     core this process may use), never more than ``n_books``. Each kernel trains on ``$AQA_THREADS`` PyTorch
     threads (default 1), so one notebook per core keeps every core busy without oversubscribing them."""
     if jobs is None or jobs == "auto":
-        try:
-            count = len(os.sched_getaffinity(0))
-        except AttributeError:  # pragma: no cover - not Linux
-            count = os.cpu_count() or 1
+        count = cores()
     else:
         try:
             count = int(jobs)
@@ -185,9 +190,10 @@ def run(books: list[Path], *, scale: str, params: dict[str, object], out_dir: Pa
         print(f"[runner] {state} {seconds:.0f} s", flush=True)
 
     n_jobs = render_jobs(jobs, len(todo))
-    alone = [(path, nb_params) for path, nb_params in todo if n_jobs > 1 and runs_alone(path)]
+    alone = [item for item in todo if n_jobs > 1 and runs_alone(item[0])]
     shared = [item for item in todo if item not in alone]
-    if n_jobs > 1 and len(shared) > 1:
+    pooled = n_jobs > 1 and len(shared) > 1  # else every notebook runs here, one after the other
+    if pooled:
         later = f", then {', '.join(p.stem for p, _ in alone)} alone (they time themselves)" if alone else ""
         print(f"[runner] {len(shared)} notebooks, {min(n_jobs, len(shared))} at a time{later}", flush=True)
         # spawn, not fork: each worker starts papermill's kernels afresh (no inherited event loop or sockets).
@@ -202,8 +208,7 @@ def run(books: list[Path], *, scale: str, params: dict[str, object], out_dir: Pa
                 except Exception as exc:  # noqa: BLE001 - the worker process died (killed, out of memory)
                     error, seconds = f"its worker process died ({type(exc).__name__}: {exc})", 0.0
                 finished(futures[future], error, seconds)
-        shared = []
-    for path, nb_params in shared + alone:
+    for path, nb_params in (alone if pooled else shared + alone):
         print(f"[runner] {path.stem} {nb_params}", flush=True)
         finished(path, *execute(path, out_dir / path.name, nb_params, root))
     failures = [(path.stem, errors[path.stem]) for path, _ in todo if errors[path.stem] is not None]
@@ -211,8 +216,9 @@ def run(books: list[Path], *, scale: str, params: dict[str, object], out_dir: Pa
     warned: list[str] = []
     for path, _ in todo:
         if errors[path.stem] is None:
-            stale += stale_quotes(out_dir / path.name)
-            warned += [f"{path.stem}: {line}" for line in warnings_printed(out_dir / path.name)]
+            lines = stream_lines(out_dir / path.name)
+            stale += stale_quotes(lines=lines)
+            warned += [f"{path.stem}: {line}" for line in warnings_printed(lines=lines)]
     print(f"[runner] {len(books) - len(failures)} passed, {len(failures)} failed")
     for name, msg in failures:
         print(f"[runner]   {name}: {msg}")
@@ -229,31 +235,30 @@ def run(books: list[Path], *, scale: str, params: dict[str, object], out_dir: Pa
     return 1 if failures else 0
 
 
-def stale_quotes(executed: Path) -> list[str]:
-    """The :data:`~aqa_lib.notebook.STALE_MARK` lines an executed notebook printed
-    (:func:`aqa_lib.notebook.check_quoted`: a number its text quotes that this run no longer gives)."""
+def stream_lines(executed: Path) -> list[tuple[str, str]]:
+    """(stream name, line) of every stream output of an executed notebook, in order."""
     import nbformat
 
+    return [(output.get("name", ""), line)
+            for cell in nbformat.read(executed, as_version=4).cells for output in cell.get("outputs", [])
+            if output.get("output_type") == "stream" for line in output.get("text", "").splitlines()]
+
+
+def stale_quotes(executed: Path | None = None, *, lines: list[tuple[str, str]] | None = None) -> list[str]:
+    """The :data:`~aqa_lib.notebook.STALE_MARK` lines an executed notebook printed
+    (:func:`aqa_lib.notebook.check_quoted`: a number its text quotes that this run no longer gives);
+    ``lines``: its :func:`stream_lines`, when already read."""
     from .notebook import STALE_MARK
 
-    lines = []
-    for cell in nbformat.read(executed, as_version=4).cells:
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream":
-                lines += [line for line in output.get("text", "").splitlines() if line.startswith(STALE_MARK)]
-    return lines
+    lines = stream_lines(executed) if lines is None else lines
+    return [line for _, line in lines if line.startswith(STALE_MARK)]
 
 
-def warnings_printed(executed: Path) -> list[str]:
-    """The warning lines (``...Warning: ...``, e.g. a library's deprecation) on an executed notebook's stderr."""
-    import nbformat
-
-    lines = []
-    for cell in nbformat.read(executed, as_version=4).cells:
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream" and output.get("name") == "stderr":
-                lines += [line.strip() for line in output.get("text", "").splitlines() if "Warning: " in line]
-    return lines
+def warnings_printed(executed: Path | None = None, *, lines: list[tuple[str, str]] | None = None) -> list[str]:
+    """The warning lines (``...Warning: ...``, e.g. a library's deprecation) on an executed notebook's stderr;
+    ``lines``: its :func:`stream_lines`, when already read."""
+    lines = stream_lines(executed) if lines is None else lines
+    return [line.strip() for name, line in lines if name == "stderr" and "Warning: " in line]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -642,12 +642,8 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-def cores() -> int:
-    """CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+cores = runner.cores
+"""CPU cores this process may use (:func:`aqa_lib.runner.cores`)."""
 
 
 def _init_worker(threads: int, env: dict[str, str]) -> None:
